@@ -1,0 +1,25 @@
+# Two commands on a fresh machine:
+#   make demo   sample video of real people -> video_publisher -> pose_node -> gesture_node (real ROS 2 graph)
+#   make test   unit, property and real-DDS integration tests + lint
+SHELL := /bin/bash
+ENV := . scripts/env.sh &&
+
+.PHONY: setup test demo lint bench clean
+setup:
+	bash scripts/setup.sh
+
+test: setup
+	$(ENV) python -m pytest test -q -p no:cacheprovider
+	$(ENV) ruff check .
+
+lint: setup
+	$(ENV) ruff check .
+
+demo: setup
+	$(ENV) python -m blazepose_ros.demo --out out/demo
+
+bench: setup
+	$(ENV) python bench/run_all.py
+
+clean:
+	rm -rf .colcon out
