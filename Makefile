@@ -16,7 +16,7 @@ lint: setup
 	$(ENV) ruff check .
 
 demo: setup
-	$(ENV) python -m blazepose_ros.demo --out out/demo
+	$(ENV) python -m blazepose_ros.ros.demo --out out/demo
 
 bench: setup
 	$(ENV) python bench/run_all.py
