@@ -1,0 +1,324 @@
+"""Landmark smoothing filters (pipeline spec §9): low-pass, one-euro, relative-velocity.
+
+All filters are *vectorised*: one object filters an array of independent values
+(e.g. 33×3 keypoint coordinates) that share one timestamp per call.  Per element
+the result equals that of an independent scalar filter fed the same sequence.
+
+Numerics follow the reference implementation: the low-pass state (raw input and
+output) is float32, the one-euro frequency/derivative arithmetic is float64, and
+the blend ``α·v + (1 − α)·prev`` is done with a float32 product and a float64
+complement, then stored as float32.
+
+Timestamps are integers in nanoseconds (use the image stamp, never wall time).
+Values are whatever unit the caller uses (pixels for image keypoints with z
+scaled by the image width, metres for world keypoints); ``value_scale`` makes the
+derivative unit-free (1/object size in the same unit).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "AUX_FILTER",
+    "POSE_FILTER",
+    "WORLD_FILTER",
+    "LandmarksSmoother",
+    "LowPassFilter",
+    "OneEuroFilter",
+    "RelativeVelocityFilter",
+    "VelocityLandmarksSmoother",
+    "one_euro_alpha",
+]
+
+#: One-euro settings of the 33 pose landmarks (spec §9.4).
+POSE_FILTER: dict = dict(min_cutoff=0.05, beta=80.0, derivate_cutoff=1.0)
+#: One-euro settings of the 2 auxiliary ROI landmarks (always on, spec §9.4).
+AUX_FILTER: dict = dict(min_cutoff=0.01, beta=10.0, derivate_cutoff=1.0)
+#: One-euro settings of the metric world landmarks (no value scaling, never reset on loss).
+WORLD_FILTER: dict = dict(min_cutoff=0.1, beta=40.0, derivate_cutoff=1.0, disable_value_scaling=True)
+
+_NS_TO_S = 1e-9
+_F32 = np.float32
+_F64 = np.float64
+
+
+def one_euro_alpha(cutoff: float | np.ndarray, frequency: float) -> np.ndarray:
+    """Smoothing factor α = 1 / (1 + τ/Tₑ) with τ = 1/(2π·cutoff) [s], Tₑ = 1/frequency [s].
+
+    ``cutoff`` and ``frequency`` are in Hz; the result is float64 (same shape as ``cutoff``).
+    """
+    cutoff = np.asarray(cutoff, dtype=_F64)
+    te = 1.0 / frequency
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau = 1.0 / (2.0 * math.pi * cutoff)
+        return 1.0 / (1.0 + tau / te)
+
+
+class LowPassFilter:
+    """Exponential low-pass filter with float32 state, vectorised over a fixed-shape array.
+
+    The first call returns its input and marks the filter initialised; later calls
+    return ``α·v + (1 − α)·prev_out``.  Both the last raw input and the last output
+    are kept.  An α outside [0, 1] is ignored per element (the previous α is kept),
+    as in the reference.
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self._alpha_init = _F32(alpha)
+        self.alpha: np.ndarray | np.float32 = self._alpha_init
+        self.raw: np.ndarray | None = None
+        self.stored: np.ndarray | None = None
+
+    @property
+    def initialized(self) -> bool:
+        return self.stored is not None
+
+    def reset(self) -> None:
+        """Forget the state; the next input passes through."""
+        self.alpha = self._alpha_init
+        self.raw = None
+        self.stored = None
+
+    def set_alpha(self, alpha: float | np.ndarray) -> None:
+        """Set α (scalar or per element); elements outside [0, 1] keep their previous α."""
+        new = np.asarray(alpha, dtype=_F32)
+        bad = (new < 0.0) | (new > 1.0)  # NaN compares false, so it is accepted (as in C++)
+        if np.any(bad):
+            new = np.where(bad, np.broadcast_to(self.alpha, new.shape), new).astype(_F32)
+        self.alpha = new
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """Filter ``values`` with the current α; returns a new float32 array."""
+        v = np.array(values, dtype=_F32, copy=True)
+        if self.stored is None or self.stored.shape != v.shape:
+            out = v.copy()
+        else:
+            a32 = np.asarray(self.alpha, dtype=_F32)
+            weighted = (a32 * v).astype(_F64)  # float32 product
+            keep = (1.0 - a32.astype(_F64)) * self.stored.astype(_F64)  # double complement
+            out = (weighted + keep).astype(_F32)
+        self.raw = v
+        self.stored = out
+        return out.copy()
+
+    def apply_with_alpha(self, values: np.ndarray, alpha: float | np.ndarray) -> np.ndarray:
+        self.set_alpha(alpha)
+        return self.apply(values)
+
+    def last_raw(self) -> np.ndarray | None:
+        return None if self.raw is None else self.raw.copy()
+
+
+class OneEuroFilter:
+    """One-euro filter (spec §9.2), vectorised: all elements share time and frequency.
+
+    Args:
+        min_cutoff: minimum cutoff frequency [Hz].
+        beta: speed coefficient (cutoff grows by ``beta·|derivative|``).
+        derivate_cutoff: cutoff of the derivative low-pass [Hz].
+        frequency: initial sampling frequency [Hz]; updated from the timestamps.
+    """
+
+    def __init__(
+        self, min_cutoff: float, beta: float, derivate_cutoff: float, frequency: float = 30.0
+    ) -> None:
+        self.min_cutoff = float(min_cutoff)
+        self.beta = float(beta)
+        self.derivate_cutoff = float(derivate_cutoff)
+        self.initial_frequency = float(frequency)
+        self.frequency = float(frequency)
+        self.last_time_ns = -1
+        self.x = LowPassFilter(float(one_euro_alpha(self.min_cutoff, self.frequency)))
+        self.dx = LowPassFilter(float(one_euro_alpha(self.derivate_cutoff, self.frequency)))
+
+    def reset(self) -> None:
+        """Back to the freshly constructed state (the next input passes through)."""
+        self.frequency = self.initial_frequency
+        self.last_time_ns = -1
+        self.x = LowPassFilter(float(one_euro_alpha(self.min_cutoff, self.frequency)))
+        self.dx = LowPassFilter(float(one_euro_alpha(self.derivate_cutoff, self.frequency)))
+
+    def __call__(self, values: np.ndarray, t_ns: int, value_scale: float = 1.0) -> np.ndarray:
+        """Filter ``values`` observed at ``t_ns`` [ns]; ``value_scale`` scales the derivative.
+
+        A timestamp not after the previous one returns the input unchanged (state untouched).
+        """
+        t_ns = int(t_ns)
+        v32 = np.asarray(values, dtype=_F32)
+        if self.last_time_ns >= t_ns:
+            return v32.copy()
+        if self.last_time_ns != 0 and t_ns != 0:
+            self.frequency = 1.0 / ((t_ns - self.last_time_ns) * _NS_TO_S)
+        self.last_time_ns = t_ns
+
+        prev_raw = self.x.raw
+        if prev_raw is not None and prev_raw.shape == v32.shape:
+            dv = (v32.astype(_F64) - prev_raw.astype(_F64)) * float(value_scale) * self.frequency
+        else:
+            dv = np.zeros(v32.shape, _F64)
+        edv = self.dx.apply_with_alpha(dv, _F32(one_euro_alpha(self.derivate_cutoff, self.frequency)))
+        cutoff = self.min_cutoff + self.beta * np.abs(edv.astype(_F64))
+        return self.x.apply_with_alpha(v32, one_euro_alpha(cutoff, self.frequency).astype(_F32))
+
+
+@dataclass
+class _WindowElement:
+    distance: np.ndarray  # float32, per element
+    duration_ns: int
+
+
+class RelativeVelocityFilter:
+    """Relative-velocity filter (spec §9.6, "velocity_filter"), vectorised.
+
+    α = 1 − 1/(1 + velocity_scale·|v|) where v is the scaled velocity [1/s] over a window
+    of recent (distance, duration) pairs (legacy distance: ``v·scale − last_v·last_scale``).
+    Not used by the BlazePose graph; offered as an alternative smoother.
+    """
+
+    _ASSUMED_FRAME_NS = 1_000_000_000 // 30
+
+    def __init__(self, window_size: int = 5, velocity_scale: float = 10.0) -> None:
+        if window_size < 1:
+            raise ValueError("window_size must be >= 1")
+        self.window_size = int(window_size)
+        self.velocity_scale = float(velocity_scale)
+        self.reset()
+
+    def reset(self) -> None:
+        self.last_time_ns = -1
+        self.last_value: np.ndarray | None = None
+        self.last_scale = _F32(1.0)
+        self.window: deque[_WindowElement] = deque()
+        self.lpf = LowPassFilter(1.0)
+
+    def __call__(self, values: np.ndarray, t_ns: int, value_scale: float = 1.0) -> np.ndarray:
+        t_ns = int(t_ns)
+        v32 = np.asarray(values, dtype=_F32)
+        if self.last_time_ns >= t_ns:
+            return v32.copy()
+        scale = _F32(value_scale)
+        if self.last_time_ns == -1 or self.last_value is None or self.last_value.shape != v32.shape:
+            alpha: np.ndarray = np.ones(v32.shape, _F32)
+        else:
+            distance = (v32 * scale - self.last_value * self.last_scale).astype(_F32)
+            duration = t_ns - self.last_time_ns
+            cum_dist = distance.astype(_F32).copy()
+            cum_dur = duration
+            max_dur = (1 + len(self.window)) * self._ASSUMED_FRAME_NS
+            for el in self.window:
+                if cum_dur + el.duration_ns > max_dur:
+                    break
+                cum_dist = (cum_dist + el.distance).astype(_F32)
+                cum_dur += el.duration_ns
+            velocity = (cum_dist.astype(_F64) / (cum_dur * _NS_TO_S)).astype(_F32)
+            one = _F32(1.0)
+            alpha = (one - one / (one + _F32(self.velocity_scale) * np.abs(velocity))).astype(_F32)
+            self.window.appendleft(_WindowElement(distance, duration))
+            while len(self.window) > self.window_size:
+                self.window.pop()
+        self.last_value = v32.copy()
+        self.last_scale = scale
+        self.last_time_ns = t_ns
+        return self.lpf.apply_with_alpha(v32, alpha)
+
+
+class LandmarksSmoother:
+    """Smooths one person's landmarks: visibility low-pass, then per-axis one-euro (spec §9.3–9.4).
+
+    Args:
+        min_cutoff, beta, derivate_cutoff, frequency: one-euro settings (see :class:`OneEuroFilter`).
+        disable_value_scaling: if True the derivative is not divided by the object scale
+            (world landmarks in metres); ``object_scale`` is then ignored.
+        visibility_alpha: α of the visibility low-pass filter.
+
+    Use ``LandmarksSmoother(**POSE_FILTER)``, ``(**AUX_FILTER)`` or ``(**WORLD_FILTER)``.
+    """
+
+    MIN_ALLOWED_OBJECT_SCALE = 1e-6
+
+    def __init__(
+        self,
+        min_cutoff: float,
+        beta: float,
+        derivate_cutoff: float,
+        frequency: float = 30.0,
+        disable_value_scaling: bool = False,
+        visibility_alpha: float = 0.1,
+    ) -> None:
+        self.disable_value_scaling = bool(disable_value_scaling)
+        self._coords = OneEuroFilter(min_cutoff, beta, derivate_cutoff, frequency)
+        self._visibility = LowPassFilter(visibility_alpha)
+
+    def __call__(
+        self, values: np.ndarray, visibility: np.ndarray, t_ns: int, object_scale: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Filter one frame.
+
+        Args:
+            values: (N, 3) coordinates -- pixels (x, y, z·W) for image landmarks, metres for world.
+            visibility: (N,) visibility probabilities in [0, 1].
+            t_ns: frame timestamp [ns] (image stamp).
+            object_scale: object size in the unit of ``values`` (pose: 2·|aux1 − aux0| px).
+        Returns:
+            (filtered values (N, 3) float32, filtered visibility (N,) float32).
+            Values pass through unfiltered (filters untouched) when value scaling is on and
+            ``object_scale`` < 1e-6, or when ``t_ns`` is not after the previous timestamp.
+            The visibility filter runs in every call (it has no notion of time).
+        """
+        values = np.asarray(values, dtype=_F32)
+        if values.ndim != 2 or values.shape[1] != 3:
+            raise ValueError(f"values must be (N, 3), got {values.shape}")
+        vis = self._visibility.apply(np.asarray(visibility, dtype=_F32).reshape(values.shape[0]))
+        if self._coords.x.raw is not None and self._coords.x.raw.shape != values.shape:
+            self._coords.reset()  # a different landmark count: start over
+        value_scale = _F32(1.0)
+        if not self.disable_value_scaling:
+            scale = _F32(object_scale)
+            if not scale >= self.MIN_ALLOWED_OBJECT_SCALE:  # also catches NaN
+                return values.copy(), vis
+            value_scale = _F32(1.0) / scale
+        return self._coords(values, t_ns, float(value_scale)), vis
+
+    def reset_values(self) -> None:
+        """Reset the coordinate filters only; visibility keeps its state (pose lost, spec §9.4)."""
+        self._coords.reset()
+
+    def reset(self) -> None:
+        """Reset coordinates and visibility."""
+        self._coords.reset()
+        self._visibility.reset()
+
+
+class VelocityLandmarksSmoother(LandmarksSmoother):
+    """Same contract as :class:`LandmarksSmoother`, with the relative-velocity filter for coordinates."""
+
+    def __init__(
+        self,
+        window_size: int = 5,
+        velocity_scale: float = 10.0,
+        disable_value_scaling: bool = False,
+        visibility_alpha: float = 0.1,
+    ) -> None:
+        self.disable_value_scaling = bool(disable_value_scaling)
+        self._coords = RelativeVelocityFilter(window_size, velocity_scale)  # type: ignore[assignment]
+        self._visibility = LowPassFilter(visibility_alpha)
+
+    def __call__(
+        self, values: np.ndarray, visibility: np.ndarray, t_ns: int, object_scale: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        values = np.asarray(values, dtype=_F32)
+        if values.ndim != 2 or values.shape[1] != 3:
+            raise ValueError(f"values must be (N, 3), got {values.shape}")
+        vis = self._visibility.apply(np.asarray(visibility, dtype=_F32).reshape(values.shape[0]))
+        value_scale = _F32(1.0)
+        if not self.disable_value_scaling:
+            scale = _F32(object_scale)
+            if not scale >= self.MIN_ALLOWED_OBJECT_SCALE:
+                return values.copy(), vis
+            value_scale = _F32(1.0) / scale
+        return self._coords(values, t_ns, float(value_scale)), vis
