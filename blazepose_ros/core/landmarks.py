@@ -1,0 +1,213 @@
+"""BlazePose landmark stage: rotated ROI crop -> model -> decoded, refined, projected landmarks.
+
+Spec §6-7. Input: an RGB uint8 frame and a :class:`~.geometry.NormRect`.
+Output (:class:`LandmarkResult`), all float32:
+
+* ``landmarks`` (33, 5): x, y in normalized image coordinates, z in units of
+  the image width (``z * W`` is pixels), visibility, presence.
+* ``aux`` (2, 5): the two auxiliary ROI landmarks, same layout.
+* ``world`` (33, 3): metres, hip-centred, rotated by the ROI rotation.
+* ``mask``: optional (H, W) float32 person probability in the full image.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .geometry import (
+    F32,
+    NormRect,
+    crop_matrix,
+    image_to_crop_affine,
+    norm_to_pixel_rect,
+    pad_roi,
+    project_to_image,
+    remove_letterbox,
+    rotate_world,
+    value_range_transform,
+    warp_crop,
+)
+from .inference import TFLiteModel
+from .models import ModelError
+
+NUM_LANDMARKS = 33
+NUM_AUX = 2
+NUM_RAW = 39  # 33 pose + 2 aux + 4 undocumented
+
+
+@dataclass(frozen=True)
+class LandmarkOptions:
+    """Landmark-stage settings (spec §6-7)."""
+
+    input_size: int = 256
+    refine_kernel_size: int = 9  # Python solution's effective value; the pbtxt says 7
+    min_confidence_to_refine: float = 0.5
+    min_presence: float = 0.5  # = min_tracking_confidence; pose kept iff flag > this
+    enable_segmentation: bool = False
+
+
+@dataclass
+class LandmarkResult:
+    """Decoded output of one landmark-model run (coordinates: see module docstring)."""
+
+    flag: float
+    rect: NormRect
+    landmarks: np.ndarray
+    aux: np.ndarray
+    world: np.ndarray
+    mask: np.ndarray | None = None
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """float32 logistic function."""
+    x = np.asarray(x, F32)
+    with np.errstate(over="ignore"):
+        return F32(1.0) / (F32(1.0) + np.exp(-x))
+
+
+def refine_from_heatmap(landmarks: np.ndarray, heatmap: np.ndarray, kernel_size: int = 9,
+                        min_confidence: float = 0.5) -> np.ndarray:
+    """Heatmap refinement of x, y (spec §7.3), in place-free: returns a new array.
+
+    landmarks: (N, >=2) ROI-local normalized (x, y, ...); heatmap: (Hh, Wh, N)
+    logits. For each landmark inside the heatmap, the window of ``kernel_size``
+    cells around int(x*Wh), int(y*Hh) (clipped at the edges) gives
+    x = sum(col*conf)/Wh/sum(conf), y likewise, if max(conf) >= min_confidence.
+    Sums run sequentially in float32 like the reference loop (row-major).
+    """
+    out = landmarks.astype(F32, copy=True)
+    hm_h, hm_w, n = heatmap.shape
+    n = min(n, out.shape[0])
+    x = out[:n, 0] * F32(hm_w)
+    y = out[:n, 1] * F32(hm_h)
+    ok = np.isfinite(x) & np.isfinite(y)
+    # C++ int conversion truncates toward zero
+    col = np.trunc(np.where(ok, np.clip(x, -1e6, 1e6), -1)).astype(np.int64)
+    row = np.trunc(np.where(ok, np.clip(y, -1e6, 1e6), -1)).astype(np.int64)
+    inside = ok & (col >= 0) & (col < hm_w) & (row >= 0) & (row < hm_h)
+    idx = np.nonzero(inside)[0]
+    if idx.size == 0:
+        return out
+    off = (kernel_size - 1) // 2
+    steps = np.arange(-off, off + 1)
+    rows = row[idx, None] + steps  # (m, k)
+    cols = col[idx, None] + steps
+    rvalid = (rows >= 0) & (rows < hm_h)
+    cvalid = (cols >= 0) & (cols < hm_w)
+    rows_c = np.clip(rows, 0, hm_h - 1)
+    cols_c = np.clip(cols, 0, hm_w - 1)
+    logits = heatmap[rows_c[:, :, None], cols_c[:, None, :], idx[:, None, None]]  # (m, k, k)
+    conf = sigmoid(logits)
+    valid = rvalid[:, :, None] & cvalid[:, None, :]
+    conf = np.where(valid, conf, F32(0.0)).reshape(idx.size, -1)  # +0.0 leaves sums unchanged
+    colw = np.broadcast_to(cols_c[:, None, :], (idx.size, steps.size, steps.size)).reshape(idx.size, -1)
+    roww = np.broadcast_to(rows_c[:, :, None], (idx.size, steps.size, steps.size)).reshape(idx.size, -1)
+    total = np.cumsum(conf, axis=1, dtype=F32)[:, -1]
+    wcol = np.cumsum(colw.astype(F32) * conf, axis=1, dtype=F32)[:, -1]
+    wrow = np.cumsum(roww.astype(F32) * conf, axis=1, dtype=F32)[:, -1]
+    maxc = conf.max(axis=1)
+    refine = (maxc >= F32(min_confidence)) & (total > 0)
+    sel = idx[refine]
+    out[sel, 0] = wcol[refine] / F32(hm_w) / total[refine]
+    out[sel, 1] = wrow[refine] / F32(hm_h) / total[refine]
+    return out
+
+
+class PoseLandmarker:
+    """Runs ``pose_landmark_{lite,full,heavy}.tflite`` on a rotated ROI of a frame."""
+
+    def __init__(self, model: TFLiteModel, options: LandmarkOptions | None = None) -> None:
+        self.model = model
+        self.options = options or LandmarkOptions()
+        s = self.options.input_size
+        if model.input_shape != (1, s, s, 3):
+            raise ModelError(f"landmark model '{model.path}' input is {model.input_shape}, "
+                             f"expected (1, {s}, {s}, 3)")
+        self._idx = self._map_outputs(model)
+        self._crop = np.empty((s, s, 3), np.uint8)
+        self._scale, self._offset = value_range_transform(0.0, 1.0)
+        self.last_timings: dict[str, float] = {}
+
+    @staticmethod
+    def _map_outputs(model: TFLiteModel) -> dict[str, int]:
+        """Find the outputs by shape (spec §11 table); names are not reliable across variants."""
+        idx: dict[str, int] = {}
+        for i, shape in enumerate(model.output_shapes):
+            size = int(np.prod(shape))
+            if len(shape) == 2 and size == NUM_RAW * 5:
+                idx["landmarks"] = i
+            elif len(shape) == 2 and size == 1:
+                idx["flag"] = i
+            elif len(shape) == 4 and shape[-1] == 1:
+                idx["segmentation"] = i
+            elif len(shape) == 4 and shape[-1] == NUM_RAW:
+                idx["heatmap"] = i
+            elif len(shape) == 2 and size == NUM_RAW * 3:
+                idx["world"] = i
+        missing = {"landmarks", "flag", "heatmap", "world"} - idx.keys()
+        if missing:
+            raise ModelError(f"landmark model '{model.path}' lacks outputs {sorted(missing)} "
+                             f"(outputs: {model.output_shapes}); expected the BlazePose layout")
+        return idx
+
+    def preprocess(self, rgb: np.ndarray, rect: NormRect) -> tuple[np.ndarray, object]:
+        """Crop the ROI into the model input; returns (padding, padded pixel ROI)."""
+        h, w = rgb.shape[:2]
+        s = self.options.input_size
+        roi, padding = pad_roi(norm_to_pixel_rect(rect, w, h), s, s, keep_aspect_ratio=True)
+        warp_crop(rgb, crop_matrix(roi, s, s), s, s, border_replicate=True, dst=self._crop)
+        view = self.model.input_view()
+        np.multiply(self._crop, self._scale, out=view[0], dtype=F32)
+        if self._offset != 0:
+            view += self._offset
+        del view
+        return padding, roi
+
+    def run(self, rgb: np.ndarray, rect: NormRect) -> LandmarkResult | None:
+        """Landmarks for the person in ``rect``, or None when the pose flag <= min_presence."""
+        o = self.options
+        t0 = time.perf_counter()
+        padding, roi = self.preprocess(rgb, rect)
+        t1 = time.perf_counter()
+        self.model.invoke()
+        t2 = time.perf_counter()
+        flag = float(self.model.output_view(self._idx["flag"]).reshape(-1)[0])
+        if not flag > o.min_presence:  # strict; NaN counts as absent
+            self.last_timings = {"crop": t1 - t0, "landmark_invoke": t2 - t1,
+                                 "decode": time.perf_counter() - t2}
+            return None
+        s = F32(o.input_size)
+        raw = self.model.output_view(self._idx["landmarks"]).reshape(NUM_RAW, 5).astype(F32)
+        lm = np.empty((NUM_RAW, 5), F32)
+        lm[:, 0] = raw[:, 0] / s
+        lm[:, 1] = raw[:, 1] / s
+        lm[:, 2] = raw[:, 2] / s
+        lm[:, 3] = sigmoid(raw[:, 3])
+        lm[:, 4] = sigmoid(raw[:, 4])
+        if o.refine_kernel_size > 0:
+            heatmap = self.model.output_view(self._idx["heatmap"])[0]
+            lm = refine_from_heatmap(lm, heatmap, o.refine_kernel_size, o.min_confidence_to_refine)
+            del heatmap
+        lm = lm[: NUM_LANDMARKS + NUM_AUX]
+        lm[:, :3] = remove_letterbox(lm[:, :3], padding)
+        lm[:, :3] = project_to_image(lm[:, :3], rect)
+        world_raw = self.model.output_view(self._idx["world"]).reshape(NUM_RAW, 3)[:NUM_LANDMARKS]
+        world = rotate_world(world_raw, rect.rotation)
+        del world_raw
+        mask = None
+        if o.enable_segmentation and "segmentation" in self._idx:
+            logits = self.model.output_view(self._idx["segmentation"])[0, :, :, 0]
+            prob = sigmoid(logits)
+            del logits
+            h, w = rgb.shape[:2]
+            m = image_to_crop_affine(roi, w, h, prob.shape[1], prob.shape[0])
+            mask = cv2.warpAffine(prob, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        t3 = time.perf_counter()
+        self.last_timings = {"crop": t1 - t0, "landmark_invoke": t2 - t1, "decode": t3 - t2}
+        return LandmarkResult(flag=flag, rect=rect, landmarks=lm[:NUM_LANDMARKS].copy(),
+                              aux=lm[NUM_LANDMARKS:].copy(), world=world, mask=mask)

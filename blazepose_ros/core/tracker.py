@@ -1,0 +1,241 @@
+"""PoseTracker: the BlazePose detector-tracker loop (spec §8) with smoothing (spec §9).
+
+One person. The detector runs only when there is no ROI from the previous
+frame (first frame, person lost) or in static-image mode; otherwise the ROI
+comes from the previous frame's *filtered* auxiliary landmarks. The track is
+lost only through the landmark model's pose flag (<= min_tracking_confidence).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .detector import DetectorOptions, PoseDetector, detection_to_rect
+from .filters import AUX_FILTER, POSE_FILTER, WORLD_FILTER, LandmarksSmoother
+from .geometry import F32, NormRect, alignment_points_rect, transform_rect
+from .inference import TFLiteModel
+from .landmarks import LandmarkOptions, LandmarkResult, PoseLandmarker
+from .models import COMPLEXITY_TO_MODEL, resolve_model
+from .types import Pose
+
+log = logging.getLogger(__name__)
+
+MIN_IMAGE_SIDE = 2
+
+
+@dataclass(frozen=True)
+class TrackerOptions:
+    """Loop-level settings; the per-stage ones live in DetectorOptions / LandmarkOptions."""
+
+    static_image_mode: bool = False
+    smooth: bool = True
+    aux_roi_scale: float = 1.25  # next ROI from aux points: scale, square_long (spec §8)
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """Validate a frame and return an HxWx3 uint8 RGB array OpenCV can read.
+
+    Accepts HxWx3 RGB, HxW or HxWx1 grey (replicated), HxWx4 RGBA (alpha
+    dropped). Row-strided views pass through without a copy; other
+    non-contiguous layouts are copied. Raises ValueError otherwise.
+    """
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8 (0-255), got dtype {image.dtype}; "
+                         "convert with (img * 255).clip(0, 255).astype(np.uint8) for [0, 1] floats")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise ValueError(f"image must be HxW, HxWx3 (RGB) or HxWx4 (RGBA), got shape {image.shape}")
+    h, w = image.shape[:2]
+    if h < MIN_IMAGE_SIDE or w < MIN_IMAGE_SIDE:
+        raise ValueError(f"image is too small ({w}x{h}); need at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}")
+    if image.ndim == 2:
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGBA2RGB)
+    s = image.strides
+    if not (s[2] == 1 and s[1] == 3 and s[0] >= 3 * w):
+        image = np.ascontiguousarray(image)
+    return image
+
+
+class PoseTracker:
+    """BlazePose detector + landmark tracker for one person.
+
+    Args:
+        model: landmark model ``"lite" | "full" | "heavy"``, a complexity 0/1/2,
+            or a path to a ``.tflite`` file.
+        delegate: ``"cpu" | "gpu" | "edgetpu" | "auto"`` (see :mod:`.inference`).
+        num_threads: interpreter threads per model.
+        static_image_mode: run the detector on every frame, no smoothing.
+        smooth: one-euro smoothing of the pose and world landmarks.
+        min_detection_confidence: detector score threshold (>=).
+        min_tracking_confidence: pose-flag threshold (pose kept iff flag > it).
+        enable_segmentation: also return a full-image mask per pose.
+        refine_kernel_size: heatmap refinement kernel (9 = MediaPipe Python; 7 = pbtxt).
+        detector_model: detector ``.tflite`` path (default: the shipped one).
+        delegate_library: path of a custom external delegate ``.so`` (overrides ``delegate``).
+
+    :meth:`process` takes an RGB frame and its stamp in seconds (the image
+    stamp, not wall time) and returns a list with zero or one :class:`Pose`.
+    """
+
+    def __init__(self, model: str | int | Path = "full", delegate: str = "cpu", num_threads: int = 1,
+                 static_image_mode: bool = False, smooth: bool = True,
+                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
+                 enable_segmentation: bool = False, refine_kernel_size: int = 9,
+                 detector_model: str | Path | None = None,
+                 delegate_library: str | Path | None = None) -> None:
+        for name, v in (("min_detection_confidence", min_detection_confidence),
+                        ("min_tracking_confidence", min_tracking_confidence)):
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if refine_kernel_size < 0 or (refine_kernel_size and refine_kernel_size % 2 == 0):
+            raise ValueError(f"refine_kernel_size must be odd (or 0 to disable), got {refine_kernel_size}")
+        if isinstance(model, int):
+            if model not in COMPLEXITY_TO_MODEL:
+                raise ValueError(f"model complexity must be one of {sorted(COMPLEXITY_TO_MODEL)}")
+            model = COMPLEXITY_TO_MODEL[model]
+        lm_file = resolve_model(model, "landmark")
+        det_file = resolve_model(detector_model or "detector", "detector")
+        self.options = TrackerOptions(static_image_mode=static_image_mode, smooth=smooth)
+        self.detector = PoseDetector(
+            TFLiteModel(det_file.path, delegate, num_threads, delegate_library),
+            DetectorOptions(min_score_thresh=float(min_detection_confidence)))
+        self.landmarker = PoseLandmarker(
+            TFLiteModel(lm_file.path, delegate, num_threads, delegate_library),
+            LandmarkOptions(refine_kernel_size=refine_kernel_size,
+                            min_presence=float(min_tracking_confidence),
+                            enable_segmentation=enable_segmentation))
+        self.model_path = lm_file.path
+        self.detector_path = det_file.path
+        self.active_delegate = self.landmarker.model.active_delegate
+        self._pose_filter = LandmarksSmoother(**POSE_FILTER)
+        self._aux_filter = LandmarksSmoother(**AUX_FILTER)
+        self._world_filter = LandmarksSmoother(**WORLD_FILTER)
+        self.detector_runs = 0
+        self.landmark_runs = 0
+        self.frames = 0
+        self.last_timings: dict[str, float] = {}
+        self._next_id = 0
+        self.reset()
+
+    # --- state -----------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the track and every filter state (counters are kept)."""
+        self._rect: NormRect | None = None
+        self._track_id = 0
+        self._size: tuple[int, int] | None = None
+        self._last_ns: int | None = None
+        self._pose_filter.reset()
+        self._aux_filter.reset()
+        self._world_filter.reset()
+
+    @property
+    def tracking(self) -> bool:
+        """True when the next frame will reuse the previous ROI (detector skipped)."""
+        return self._rect is not None and not self.options.static_image_mode
+
+    def _lose_track(self) -> None:
+        # Spec §9.4: pose + aux coordinate filters reset; visibility and world filters keep state.
+        self._rect = None
+        self._pose_filter.reset_values()
+        self._aux_filter.reset_values()
+
+    # --- main entry --------------------------------------------------------------
+    def process(self, rgb: np.ndarray, stamp: float) -> list[Pose]:
+        """Poses in one RGB uint8 frame (HxWx3; grey and RGBA are converted).
+
+        ``stamp``: the frame's time in seconds (filters use round(stamp*1e9) ns).
+        A stamp earlier than the previous one (a looping bag) resets the tracker.
+        Returns [] when nobody is found.
+        """
+        t_start = time.perf_counter()
+        image = as_rgb(rgb)
+        t_ns = round(float(stamp) * 1e9)
+        if self._last_ns is not None and t_ns < self._last_ns:
+            log.info("stamp went backwards (%.6f s < %.6f s): resetting the tracker",
+                     t_ns * 1e-9, self._last_ns * 1e-9)
+            self.reset()
+        h, w = image.shape[:2]
+        if self._size is not None and self._size != (w, h):
+            log.info("frame size changed %s -> %s: resetting the tracker", self._size, (w, h))
+            self.reset()
+        self._size = (w, h)
+        self._last_ns = t_ns
+        self.frames += 1
+        timings = {"detector": 0.0, "crop": 0.0, "landmark_invoke": 0.0, "decode": 0.0, "filters": 0.0}
+
+        static = self.options.static_image_mode
+        rect = None if static else self._rect
+        from_detector = False
+        if rect is None:
+            t0 = time.perf_counter()
+            dets = self.detector.detect(image)
+            self.detector_runs += 1
+            timings["detector"] = time.perf_counter() - t0
+            if dets:
+                rect = detection_to_rect(dets[0], w, h, self.detector.options)
+                from_detector = True
+                self._next_id += 1
+                self._track_id = self._next_id
+
+        result: LandmarkResult | None = None
+        if rect is not None:
+            result = self.landmarker.run(image, rect)
+            self.landmark_runs += 1
+            timings.update(self.landmarker.last_timings)
+        if result is None:
+            self._lose_track()
+            timings["total"] = time.perf_counter() - t_start
+            self.last_timings = timings
+            return []
+
+        t0 = time.perf_counter()
+        pose = self._finish(result, w, h, t_ns, from_detector)
+        timings["filters"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - t_start
+        self.last_timings = timings
+        return [pose]
+
+    def _finish(self, res: LandmarkResult, w: int, h: int, t_ns: int, from_detector: bool) -> Pose:
+        """Smoothing (spec §9) and the next ROI (spec §8); builds the Pose."""
+        static = self.options.static_image_mode
+        W, H = F32(w), F32(h)  # noqa: N806
+        scale_px = np.array([W, H, W], F32)
+        lm, aux = res.landmarks, res.aux
+        # Object scale from the UNFILTERED aux points (spec §9.3).
+        srect = alignment_points_rect(aux[0, :2], aux[1, :2], w, h)
+        object_scale = F32(F32(F32(srect.width * W) + F32(srect.height * H)) / F32(2.0))
+
+        lm_px = lm[:, :3] * scale_px
+        vis = lm[:, 3]
+        world = res.world
+        if self.options.smooth and not static:
+            lm_px, vis = self._pose_filter(lm_px, lm[:, 3], t_ns, float(object_scale))
+            world, _ = self._world_filter(world, lm[:, 3], t_ns, 1.0)
+        if not static:
+            aux_px, _ = self._aux_filter(aux[:, :3] * scale_px, aux[:, 3], t_ns, float(object_scale))
+            # back to normalized (as the reference does after filtering), then the next ROI
+            aux_n = np.asarray(aux_px, F32) / scale_px
+            nxt = alignment_points_rect(aux_n[0, :2], aux_n[1, :2], w, h)
+            self._rect = transform_rect(nxt, w, h, self.options.aux_roi_scale, self.options.aux_roi_scale,
+                                        square_long=True)
+        else:
+            aux_n = aux[:, :3]
+        kp = np.empty((lm.shape[0], 5), F32)
+        # the reference converts filtered pixels back to normalized; users scale by (W, H, W)
+        kp[:, :3] = (np.asarray(lm_px, F32) / scale_px) * scale_px
+        kp[:, 3] = vis
+        kp[:, 4] = lm[:, 4]
+        return Pose(keypoints=kp, world=np.asarray(world, F32), score=float(res.flag),
+                    roi=res.rect.to_roi(w, h), aux=(aux_n[:, :2] * scale_px[:2]).astype(F32),
+                    mask=res.mask, id=self._track_id, from_detector=from_detector)
