@@ -1,0 +1,153 @@
+"""Run the BlazePose pipeline without ROS on an image, a video file or a camera.
+
+    python -m blazepose_ros.cli run INPUT --out-json OUT.json [--static] [--fps F]
+        [--model full|lite|heavy|PATH] [--delegate cpu|gpu|edgetpu|auto] [--threads N]
+        [--annotate OUT.mp4|OUT.png] [--max-frames N]
+
+JSON: {"frames": [{"index": i, "stamp": s, "poses": [{"score", "keypoints" (33 x
+[x, y, z, visibility, presence], pixels), "world" (33 x [x, y, z], metres)}]}]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .core.types import Pose
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+class CliError(RuntimeError):
+    pass
+
+
+def _frames(source: str, fps_opt: float | None) -> tuple[Iterator[np.ndarray], float, bool]:
+    """(BGR frame iterator, stamp step fps, is_still_image)."""
+    if source.isdigit():
+        cap = cv2.VideoCapture(int(source))
+        if not cap.isOpened():
+            raise CliError(f"cannot open camera {source}")
+        fps = fps_opt or cap.get(cv2.CAP_PROP_FPS) or 30.0
+        return _read_all(cap), fps, False
+    path = Path(source)
+    if not path.exists():
+        raise CliError(f"input '{source}' does not exist")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            raise CliError(f"cannot read image '{source}'")
+        return iter([img]), fps_opt or 30.0, True
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise CliError(f"cannot open video '{source}' (unsupported format or codec)")
+    fps = fps_opt or cap.get(cv2.CAP_PROP_FPS) or 30.0
+    if not np.isfinite(fps) or fps <= 0:
+        fps = 30.0
+    return _read_all(cap), fps, False
+
+
+def _read_all(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                return
+            yield frame
+    finally:
+        cap.release()
+
+
+def _pose_json(pose: Pose) -> dict:
+    return {"score": round(float(pose.score), 6), "id": int(pose.id),
+            "keypoints": [[round(float(v), 4) for v in row] for row in pose.keypoints],
+            "world": [[round(float(v), 5) for v in row] for row in pose.world]}
+
+
+def run(args: argparse.Namespace) -> int:
+    from .core import PoseTracker
+    from .core.draw import draw_poses
+
+    frames, fps, still = _frames(args.input, args.fps)
+    tracker = PoseTracker(model=args.model, delegate=args.delegate, num_threads=args.threads,
+                          static_image_mode=args.static or still)
+    writer = None
+    out: list[dict] = []
+    t0 = time.perf_counter()
+    annotate = Path(args.annotate) if args.annotate else None
+    for index, bgr in enumerate(frames):
+        if args.max_frames is not None and index >= args.max_frames:
+            break
+        stamp = index / fps
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        poses = tracker.process(rgb, stamp)
+        out.append({"index": index, "stamp": stamp, "poses": [_pose_json(p) for p in poses]})
+        if annotate is not None:
+            draw_poses(bgr, poses)
+            if annotate.suffix.lower() in IMAGE_SUFFIXES:
+                if index == 0 or not still:
+                    cv2.imwrite(str(annotate), bgr)  # a still: the last frame wins
+            else:
+                if writer is None:
+                    h, w = bgr.shape[:2]
+                    writer = cv2.VideoWriter(str(annotate), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+                    if not writer.isOpened():
+                        raise CliError(f"cannot write video '{annotate}' (mp4v codec unavailable)")
+                writer.write(bgr)
+    if writer is not None:
+        writer.release()
+    elapsed = time.perf_counter() - t0
+    Path(args.out_json).write_text(json.dumps({"frames": out}))
+    n = len(out)
+    found = sum(1 for f in out if f["poses"])
+    print(f"{n} frame(s), pose in {found}, detector runs {tracker.detector_runs}, "
+          f"{elapsed / max(n, 1) * 1e3:.1f} ms/frame on {tracker.active_delegate} -> {args.out_json}",
+          file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m blazepose_ros.cli", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run the pipeline and write poses as JSON")
+    r.add_argument("input", help="image, video file, or camera index (e.g. 0)")
+    r.add_argument("--out-json", required=True, help="output JSON path")
+    r.add_argument("--static", action="store_true", help="detector on every frame, no smoothing")
+    r.add_argument("--fps", type=float, default=None,
+                   help="stamp step in frames/s (default: the video's rate; images: 30)")
+    r.add_argument("--model", default="full", help="landmark model: full, lite, heavy or a .tflite path")
+    r.add_argument("--delegate", default="cpu", choices=["cpu", "gpu", "edgetpu", "auto"])
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--annotate", default=None, help="write an annotated OUT.mp4 (video) or OUT.png")
+    r.add_argument("--max-frames", type=int, default=None)
+    r.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from .core import DelegateError, InferenceError, ModelError
+
+    if args.fps is not None and not args.fps > 0:
+        print("error: --fps must be > 0", file=sys.stderr)
+        return 2
+    try:
+        return run(args)
+    except (CliError, ModelError, DelegateError, InferenceError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
