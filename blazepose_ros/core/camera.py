@@ -1,0 +1,141 @@
+"""Metric 3D keypoints in the camera frame from BlazePose world landmarks (ROS-free).
+
+BlazePose gives two views of one person: ``keypoints`` in image pixels and ``world`` landmarks
+in metres around the hip centre (x right, y down, z away from the camera, already rotated to
+the image's orientation) -- but not where the person stands relative to the camera. Treating
+the world skeleton as a rigid 3D model and the pixel keypoints as its projection, a
+Perspective-n-Point solve with the camera intrinsics recovers that rigid transform, so
+
+    p_camera = R @ p_world + t        (metres, camera optical frame: x right, y down, z forward)
+
+for every keypoint. The accuracy is that of the model's metric skeleton (its bone lengths
+set the distance): expect a few centimetres laterally and ~10 % in depth on real images;
+with a consistent skeleton and projection the solve is exact to numerical precision.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["MIN_PNP_POINTS", "camera_frame_points", "intrinsics_from_fov"]
+
+MIN_PNP_POINTS = 6
+"""Fewest keypoints (visibility >= threshold) :func:`camera_frame_points` solves with."""
+
+
+def intrinsics_from_fov(width: int, height: int, fov_deg: float = 60.0) -> np.ndarray:
+    """Pinhole K (3x3, pixels) for an image of ``width`` x ``height`` px with a horizontal field
+    of view ``fov_deg`` (degrees), square pixels and the principal point at the image centre
+    (``(w - 1) / 2, (h - 1) / 2``, pixel-centre convention as in ROS CameraInfo)."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    if not 0.0 < fov_deg < 180.0:
+        raise ValueError(f"horizontal field of view must be in (0, 180) degrees, got {fov_deg}")
+    f = (width / 2.0) / np.tan(np.radians(fov_deg) / 2.0)
+    return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
+
+
+def _check_k(camera_matrix: np.ndarray) -> np.ndarray:
+    k = np.asarray(camera_matrix, dtype=np.float64)
+    if k.shape != (3, 3) or not np.isfinite(k).all():
+        raise ValueError(f"camera matrix K must be a finite 3x3 array, got shape {k.shape}")
+    if k[0, 0] <= 0.0 or k[1, 1] <= 0.0:
+        raise ValueError(
+            f"camera matrix K has a non-positive focal length (fx={k[0, 0]}, fy={k[1, 1]}): "
+            "the CameraInfo is uncalibrated (all zeros?); calibrate the camera or set a field of view")
+    return k
+
+
+def _reprojection_rms(obj: np.ndarray, img: np.ndarray, rvec: np.ndarray, tvec: np.ndarray,
+                      k: np.ndarray, d: np.ndarray | None) -> float:
+    proj, _ = cv2.projectPoints(obj, rvec, tvec, k, d)
+    return float(np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - img) ** 2, axis=1))))
+
+
+def _initial_guess(obj: np.ndarray, img: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Identity rotation (world landmarks are already in the image's orientation) and the
+    translation that matches the skeleton's centroid and spread to the 2D keypoints."""
+    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
+    spread_px = float(np.sqrt(np.mean(np.sum((img - img.mean(0)) ** 2, axis=1))))
+    spread_m = float(np.sqrt(np.mean(np.sum((obj[:, :2] - obj[:, :2].mean(0)) ** 2, axis=1))))
+    z = fx * spread_m / spread_px if spread_px > 1e-6 and spread_m > 1e-6 else 2.0
+    mu_obj, mu_img = obj.mean(0), img.mean(0)
+    t = np.array([(mu_img[0] - cx) * z / fx - mu_obj[0], (mu_img[1] - cy) * z / fy - mu_obj[1],
+                  z - mu_obj[2]])
+    return np.zeros(3), t
+
+
+def camera_frame_points(world: np.ndarray, keypoints_px: np.ndarray, K: np.ndarray,  # noqa: N803
+                        D: np.ndarray | None = None,  # noqa: N803
+                        min_visibility: float = 0.5) -> np.ndarray | None:
+    """All 33 keypoints in the camera optical frame, in metres, or None when no sound solve exists.
+
+    Args:
+        world: (33, 3) world landmarks in metres (hip-centred body frame, see
+            :class:`blazepose_ros.core.types.Pose`).
+        keypoints_px: (33, >=4) image keypoints: x, y in source pixels; column 3 is the
+            visibility in [0, 1].
+        K: (3, 3) camera matrix in pixels (CameraInfo.k) of the image the keypoints are in.
+        D: distortion coefficients (CameraInfo.d, OpenCV plumb_bob / rational order) or None
+            for an undistorted/rectified image.
+        min_visibility: keypoints below this visibility are not used in the solve (they are
+            still transformed and returned).
+
+    Returns:
+        (33, 3) float32: x right, y down, z forward, metres. None when fewer than
+        :data:`MIN_PNP_POINTS` keypoints qualify, the inputs are not finite, the solve fails, or
+        the result is degenerate (a point at z <= 0 i.e. behind the camera, NaN).
+
+    Raises:
+        ValueError: K malformed or with a non-positive focal length; wrong array shapes.
+    """
+    k = _check_k(K)
+    w = np.asarray(world, dtype=np.float64)
+    kp = np.asarray(keypoints_px, dtype=np.float64)
+    if w.shape != (33, 3):
+        raise ValueError(f"world landmarks must be (33, 3) metres, got {w.shape}")
+    if kp.ndim != 2 or kp.shape[0] != 33 or kp.shape[1] < 4:
+        raise ValueError(f"keypoints must be (33, >=4) [x, y, z, visibility, ...], got {kp.shape}")
+    d: np.ndarray | None = None
+    if D is not None:
+        d = np.asarray(D, dtype=np.float64).reshape(-1)
+        if d.size == 0 or (np.isfinite(d).all() and not d.any()):
+            d = None  # "no distortion" spelled as [] or zeros
+        elif d.size not in (4, 5, 8, 12, 14) or not np.isfinite(d).all():
+            raise ValueError(f"distortion must have 4, 5, 8, 12 or 14 finite coefficients, got {d.size}")
+
+    use = (kp[:, 3] >= min_visibility) & np.isfinite(kp[:, :2]).all(1) & np.isfinite(w).all(1)
+    if int(use.sum()) < MIN_PNP_POINTS:
+        return None
+    obj = np.ascontiguousarray(w[use])
+    img = np.ascontiguousarray(kp[use, :2])
+    if np.ptp(obj, axis=0).max() < 1e-3 or np.ptp(img, axis=0).max() < 1.0:
+        return None  # a collapsed skeleton or all keypoints on one pixel: nothing to solve
+
+    candidates: list[tuple[float, np.ndarray, np.ndarray]] = []
+    r0, t0 = _initial_guess(obj, img, k)
+    try:
+        ok, rvec, tvec = cv2.solvePnP(obj, img, k, d, r0.copy(), t0.copy(), useExtrinsicGuess=True,
+                                      flags=cv2.SOLVEPNP_ITERATIVE)
+        if ok:
+            candidates.append((_reprojection_rms(obj, img, rvec, tvec, k, d), rvec, tvec))
+        ok, rvec, tvec = cv2.solvePnP(obj, img, k, d, flags=cv2.SOLVEPNP_SQPNP)
+        if ok:
+            rvec, tvec = cv2.solvePnPRefineLM(obj, img, k, d, rvec, tvec)
+            candidates.append((_reprojection_rms(obj, img, rvec, tvec, k, d), rvec, tvec))
+    except cv2.error:
+        return None
+
+    best: np.ndarray | None = None
+    best_err = np.inf
+    for err, rvec, tvec in candidates:
+        if not (np.isfinite(err) and np.isfinite(rvec).all() and np.isfinite(tvec).all()):
+            continue
+        rot, _ = cv2.Rodrigues(rvec)
+        pts = w @ rot.T + tvec.reshape(1, 3)
+        if not np.isfinite(pts).all() or (pts[:, 2] <= 0.0).any():
+            continue  # part of the body behind the camera: the mirrored solution
+        if err < best_err:
+            best, best_err = pts, err
+    return None if best is None else best.astype(np.float32)
