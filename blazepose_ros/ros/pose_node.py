@@ -1,0 +1,597 @@
+"""BlazePose pose node: camera images in, 33-keypoint body poses out.
+
+Subscribes:
+    image             sensor_msgs/Image (or ``image/compressed`` CompressedImage when
+                      ``compressed`` is true); sensor-data QoS unless ``reliable``
+    camera_info       sensor_msgs/CameraInfo (optional): camera-frame 3D keypoints
+Publishes:
+    ~/keypoints       blazepose_ros/PoseKeypoints33 of the primary person
+    ~/poses           blazepose_ros/PoseKeypoints33Array, every processed frame (also empty)
+    ~/markers         visualization_msgs/MarkerArray (DELETEALL when the person is lost)
+    ~/debug_image     sensor_msgs/Image with the skeleton drawn (only while subscribed)
+    /diagnostics      diagnostic_msgs/DiagnosticArray at 1 Hz
+
+The subscription callback only keeps the newest message (latest frame wins, the
+replaced one counts as dropped); a worker thread converts, tracks and publishes,
+so a slow frame never queues stale ones. Filters run on the image header stamp.
+
+Run: ``python -m blazepose_ros.ros.pose_node --ros-args --params-file config/pose.yaml``
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+from rclpy.clock import Clock, ClockType
+from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSPolicyKind,
+    QoSProfile,
+    ReliabilityPolicy,
+)
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from visualization_msgs.msg import MarkerArray
+
+from blazepose_ros.msg import PoseKeypoints33, PoseKeypoints33Array
+
+DELEGATES = ("cpu", "gpu", "edgetpu", "auto")
+# Parameters whose change needs a new PoseTracker (validated by building it).
+TRACKER_PARAMS = ("min_detection_confidence", "min_tracking_confidence", "smooth_landmarks",
+                  "enable_segmentation", "static_image_mode")
+# Camera models whose coefficients OpenCV's solvePnP understands.
+PNP_DISTORTION_MODELS = ("", "plumb_bob", "rational_polynomial")
+CAMERA_INFO_GRACE_S = 2.0  # how long after the first image a missing camera_info is reported
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter: default, description, limits, and whether it is fixed at start."""
+
+    name: str
+    default: Any
+    description: str
+    read_only: bool = False
+    float_range: tuple[float, float] | None = None
+    int_range: tuple[int, int] | None = None
+    choices: tuple[str, ...] = ()
+
+    def descriptor(self) -> ParameterDescriptor:
+        d = ParameterDescriptor(name=self.name, description=self.description, read_only=self.read_only)
+        if self.float_range is not None:
+            d.floating_point_range = [FloatingPointRange(
+                from_value=float(self.float_range[0]), to_value=float(self.float_range[1]), step=0.0)]
+        if self.int_range is not None:
+            d.integer_range = [IntegerRange(from_value=self.int_range[0], to_value=self.int_range[1], step=1)]
+        if self.choices:
+            d.additional_constraints = "one of: " + ", ".join(self.choices)
+        return d
+
+
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("model_complexity", 1, "Landmark model as in MediaPipe: 0 = lite, 1 = full, 2 = heavy "
+              "(only 'full' is fetched automatically; lite/heavy must be placed in models/).",
+              read_only=True, int_range=(0, 2)),
+    ParamSpec("model", "", "Landmark model file path or name (lite/full/heavy); overrides "
+              "model_complexity when not empty (e.g. an *_edgetpu.tflite).", read_only=True),
+    ParamSpec("delegate", "cpu", "Inference delegate: cpu, gpu (TFLite GPU delegate), edgetpu "
+              "(libedgetpu.so.1 + *_edgetpu.tflite models) or auto (best available, falls back to cpu).",
+              read_only=True, choices=DELEGATES),
+    ParamSpec("delegate_library", "", "Path of the external delegate shared library; empty = the "
+              "delegate's usual library name.", read_only=True),
+    ParamSpec("num_threads", 1, "CPU inference threads.", read_only=True, int_range=(1, 64)),
+    ParamSpec("min_detection_confidence", 0.5, "Minimum person-detector score to start tracking "
+              "(MediaPipe option).", float_range=(0.0, 1.0)),
+    ParamSpec("min_tracking_confidence", 0.5, "Minimum pose presence score to keep tracking; below it "
+              "the detector runs again on the next frame (MediaPipe option).", float_range=(0.0, 1.0)),
+    ParamSpec("smooth_landmarks", True, "Smooth keypoints over time with the one-euro filters, driven "
+              "by the image stamps (MediaPipe option; off in static_image_mode)."),
+    ParamSpec("enable_segmentation", False, "Also predict the person segmentation mask (MediaPipe option)."),
+    ParamSpec("static_image_mode", False, "Treat every image as unrelated: run the detector on every "
+              "frame, no tracking, no smoothing (MediaPipe option)."),
+    ParamSpec("compressed", False, "Subscribe to 'image/compressed' (sensor_msgs/CompressedImage) "
+              "instead of 'image'.", read_only=True),
+    ParamSpec("reliable", False, "Subscribe with RELIABLE QoS instead of sensor-data BEST_EFFORT "
+              "(both keep only the last frame). Needed only for publishers that insist on it.",
+              read_only=True),
+    ParamSpec("use_camera_info", True, "Subscribe to 'camera_info' and publish camera-frame 3D "
+              "keypoints and markers when it arrives.", read_only=True),
+    ParamSpec("publish_markers", True, "Publish the RViz MarkerArray on ~/markers."),
+    ParamSpec("marker_lifetime", 0.5, "Marker lifetime in seconds (0 = forever).",
+              float_range=(0.0, 60.0)),
+    ParamSpec("camera_timeout", 1.0, "Seconds without an image after which tracking is cleared and "
+              "the markers are deleted (0 = never).", float_range=(0.0, 3600.0)),
+    ParamSpec("no_image_warning", 5.0, "Warn once when no image has arrived this many seconds after "
+              "start (0 = never).", float_range=(0.0, 3600.0)),
+)
+PARAM_SPECS = {p.name: p for p in PARAMS}
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+@dataclass
+class Stats:
+    """Counters (totals) and per-diagnostics-window samples. Guarded by ``lock``."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    received: int = 0
+    processed: int = 0
+    dropped: int = 0
+    conversion_errors: int = 0
+    processing_errors: int = 0
+    timestamp_resets: int = 0
+    camera_timeouts: int = 0
+    people: int = 0
+    last_image_monotonic: float | None = None
+    proc_s: list[float] = field(default_factory=list)
+    latency_s: list[float] = field(default_factory=list)
+
+
+class PoseNode(Node):
+    """Thin ROS wrapper around ``blazepose_ros.core.PoseTracker``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("pose_node", **kwargs)
+        for spec in PARAMS:
+            self.declare_parameter(spec.name, spec.default, spec.descriptor())
+        self._tracker: Any = None
+        self._tracker_lock = threading.Lock()
+        self._stats = Stats()
+        self._cond = threading.Condition()
+        self._pending: Image | CompressedImage | None = None
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._camera_info: CameraInfo | None = None
+        self._camera_info_warned: set[str] = set()
+        self._last_stamp_ns: int | None = None
+        self._first_image_monotonic: float | None = None
+        self._person_visible = False
+        self._timed_out = False
+        self._warned_no_camera_info = False
+        self._diag_prev = (time.monotonic(), 0, 0)
+        self._diag_errors_prev = 0
+        self._last_header: Any = None
+
+    # -- start-up -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Build the tracker (raises the core's model/delegate errors), then wire the graph."""
+        delegate = self._p("delegate")
+        if delegate not in DELEGATES:
+            raise ValueError(f"parameter delegate='{delegate}' is not one of {', '.join(DELEGATES)}")
+        self._tracker = self._build_tracker({})
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        # Sensor-data QoS (best effort, volatile) but keep only the newest frame; best effort
+        # matches both kinds of publisher, reliable only reliable ones.
+        image_qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST, depth=1,
+            reliability=ReliabilityPolicy.RELIABLE if self._p("reliable") else ReliabilityPolicy.BEST_EFFORT,
+            durability=DurabilityPolicy.VOLATILE)
+        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
+        if self._p("compressed"):
+            self._image_sub = self.create_subscription(
+                CompressedImage, "image/compressed", self._on_image, image_qos, event_callbacks=events)
+        else:
+            self._image_sub = self.create_subscription(
+                Image, "image", self._on_image, image_qos, event_callbacks=events)
+        self._info_sub = None
+        if self._p("use_camera_info"):
+            self._info_sub = self.create_subscription(
+                CameraInfo, "camera_info", self._on_camera_info, image_qos,
+                event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos))
+
+        out_qos = QoSProfile(depth=10)  # reliable, volatile: matches every subscriber
+        self._kp_pub = self.create_publisher(PoseKeypoints33, "~/keypoints", out_qos)
+        self._poses_pub = self.create_publisher(PoseKeypoints33Array, "~/poses", out_qos)
+        self._marker_pub = self.create_publisher(MarkerArray, "~/markers", out_qos)
+        self._debug_pub = self.create_publisher(Image, "~/debug_image", QoSProfile(depth=2))
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", out_qos)
+
+        # Watchdogs run on the steady clock so they work with use_sim_time and no /clock.
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(1.0, self._publish_diagnostics, clock=steady)
+        self._no_image_timer = None
+        wait = self._p("no_image_warning")
+        if wait > 0:
+            self._no_image_timer = self.create_timer(wait, self._warn_no_image, clock=steady)
+
+        self._worker = threading.Thread(target=self._run_worker, name="pose_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"tracking poses on '{self._image_sub.topic_name}' "
+            f"({'reliable' if self._p('reliable') else 'best effort'}), "
+            f"delegate {self._active_delegate()}, model {self._model_name()}")
+
+    def stop(self) -> None:
+        """Stop the worker thread (it finishes the frame in progress)."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
+
+    def _p(self, name: str) -> Any:
+        return self.get_parameter(name).value
+
+    def _model_name(self) -> str:
+        from blazepose_ros.core.models import COMPLEXITY_TO_MODEL
+
+        return self._p("model") or COMPLEXITY_TO_MODEL[self._p("model_complexity")]
+
+    def _build_tracker(self, overrides: dict[str, Any]) -> Any:
+        from blazepose_ros.core import PoseTracker
+
+        def value(name: str) -> Any:
+            return overrides[name] if name in overrides else self._p(name)
+
+        return PoseTracker(
+            model=self._model_name(),
+            delegate=self._p("delegate"),
+            num_threads=self._p("num_threads"),
+            static_image_mode=value("static_image_mode"),
+            smooth=value("smooth_landmarks"),
+            min_detection_confidence=value("min_detection_confidence"),
+            min_tracking_confidence=value("min_tracking_confidence"),
+            enable_segmentation=value("enable_segmentation"),
+            delegate_library=self._p("delegate_library") or None,
+        )
+
+    def _active_delegate(self) -> str:
+        tracker = self._tracker
+        for attr in ("active_delegate", "delegate_name", "delegate"):
+            name = getattr(tracker, attr, None)
+            if isinstance(name, str):
+                return name
+        return str(self._p("delegate"))
+
+    # -- parameters -----------------------------------------------------------------------
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        # Types, ranges and read_only are enforced by rclpy from the descriptors.
+        changes = {p.name: p.value for p in params}
+        if not any(name in TRACKER_PARAMS for name in changes):
+            return SetParametersResult(successful=True)
+        try:
+            tracker = self._build_tracker({k: v for k, v in changes.items() if k in TRACKER_PARAMS})
+        except Exception as e:  # keep the running tracker; tell the caller why
+            return SetParametersResult(successful=False, reason=f"could not rebuild the tracker: {e}")
+        with self._tracker_lock:
+            self._tracker = tracker
+            self._last_stamp_ns = None
+        self.get_logger().info(f"tracker rebuilt for {', '.join(sorted(changes))}")
+        return SetParametersResult(successful=True)
+
+    # -- subscriptions (executor thread; keep them short) ---------------------------------
+
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        now = time.monotonic()
+        with self._cond:
+            if self._pending is not None:
+                self._stats.dropped += 1
+            self._pending = msg
+            self._cond.notify()
+        with self._stats.lock:
+            self._stats.received += 1
+            self._stats.last_image_monotonic = now
+        if self._first_image_monotonic is None:
+            self._first_image_monotonic = now
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = msg
+
+    def _on_incompatible_qos(self, info: QoSRequestedIncompatibleQoSInfo) -> None:
+        topic = self._image_sub.topic_name
+        kind = QoSPolicyKind(info.last_policy_kind)
+        if kind == QoSPolicyKind.RELIABILITY and self._p("reliable"):
+            advice = ("the publisher is BEST_EFFORT but this node asks for RELIABLE: "
+                      "set parameter reliable:=false (the default)")
+        else:
+            advice = f"make the publisher's {kind.name} policy compatible with a best-effort keep-last reader"
+        self.get_logger().warn(
+            f"a publisher on '{topic}' (or its camera_info) has an incompatible QoS "
+            f"({kind.name}, {info.total_count} so far) and will deliver nothing: {advice}",
+            throttle_duration_sec=5.0)
+
+    def _warn_no_image(self) -> None:
+        if self._no_image_timer is not None:
+            self._no_image_timer.cancel()
+        with self._stats.lock:
+            received = self._stats.received
+        if received == 0:
+            topic = self._image_sub.topic_name
+            self.get_logger().warn(
+                f"no image received on '{topic}' after {self._p('no_image_warning'):g} s "
+                f"({self.count_publishers(topic)} publisher(s) matched by name). Check the remapping "
+                f"(image:=/your/camera/image_raw), that the camera runs, its QoS (reliable:="
+                f"{str(not self._p('reliable')).lower()} if it needs it) and ROS_DOMAIN_ID.")
+
+    # -- worker thread --------------------------------------------------------------------
+
+    def _run_worker(self) -> None:
+        while not self._stop.is_set():
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._stop.is_set(), timeout=0.1)
+                msg, self._pending = self._pending, None
+            if self._stop.is_set():
+                break
+            try:
+                if msg is None:
+                    self._check_camera_timeout()
+                else:
+                    self._process(msg)
+            except Exception as e:  # never let one frame kill the worker
+                if not self.context.ok():
+                    break
+                with self._stats.lock:
+                    self._stats.processing_errors += 1
+                self.get_logger().warn(f"frame failed: {type(e).__name__}: {e}", throttle_duration_sec=5.0)
+
+    def _check_camera_timeout(self) -> None:
+        timeout = self._p("camera_timeout")
+        with self._stats.lock:
+            last = self._stats.last_image_monotonic
+        if timeout <= 0 or last is None or self._timed_out or time.monotonic() - last < timeout:
+            return
+        self._timed_out = True
+        with self._tracker_lock:
+            self._tracker.reset()
+        self._last_stamp_ns = None
+        with self._stats.lock:
+            self._stats.camera_timeouts += 1
+            self._stats.people = 0
+        if self._person_visible:
+            self._publish_delete_markers(self._last_header)
+        self._person_visible = False
+        self.get_logger().warn(f"no image for {timeout:g} s on '{self._image_sub.topic_name}': "
+                               "tracking cleared", throttle_duration_sec=5.0)
+
+    def _process(self, msg: Image | CompressedImage) -> None:
+        from blazepose_ros.ros.image_conversion import (
+            ImageConversionError,
+            compressed_msg_to_rgb,
+            image_msg_to_rgb,
+        )
+
+        t0 = time.perf_counter()
+        self._timed_out = False
+        try:
+            rgb = compressed_msg_to_rgb(msg) if isinstance(msg, CompressedImage) else image_msg_to_rgb(msg)
+        except (ImageConversionError, ValueError) as e:
+            with self._stats.lock:
+                self._stats.conversion_errors += 1
+            self.get_logger().warn(f"dropping an image that cannot be converted: {e}",
+                                   throttle_duration_sec=5.0)
+            return
+        header = msg.header
+        stamp_ns = stamp_to_ns(header.stamp)
+        if stamp_ns == 0:
+            self.get_logger().warn("images have no header stamp: using the node clock instead "
+                                   "(fix the camera driver for correct smoothing and latency)", once=True)
+            stamp_ns = self.get_clock().now().nanoseconds
+            header.stamp = self.get_clock().now().to_msg()
+        with self._tracker_lock:
+            tracker = self._tracker
+            if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
+                # PoseTracker.process resets itself on such a stamp; count and say it here
+                with self._stats.lock:
+                    self._stats.timestamp_resets += 1
+                self.get_logger().info(
+                    f"image stamp jumped back by {(self._last_stamp_ns - stamp_ns) * 1e-9:.3f} s "
+                    "(looping bag or restarted clock?): tracker reset", once=True)
+            self._last_stamp_ns = stamp_ns
+        poses = tracker.process(rgb, stamp_ns * 1e-9)
+        self._publish(poses, header, rgb)
+
+        now_ns = self.get_clock().now().nanoseconds
+        with self._stats.lock:
+            self._stats.processed += 1
+            self._stats.people = len(poses)
+            self._stats.proc_s.append(time.perf_counter() - t0)
+            if now_ns > 0:
+                self._stats.latency_s.append((now_ns - stamp_ns) * 1e-9)
+
+    def _camera_matrices(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray] | None:
+        info = self._camera_info
+        if info is None:
+            if (not self._warned_no_camera_info and self._first_image_monotonic is not None
+                    and time.monotonic() - self._first_image_monotonic > CAMERA_INFO_GRACE_S):
+                self._warned_no_camera_info = True
+                topic = self._info_sub.topic_name if self._info_sub else "camera_info (disabled)"
+                self.get_logger().info(
+                    f"no CameraInfo on '{topic}': publishing markers of the world skeleton (metres, "
+                    "origin between the hips) in the image frame, no camera_points")
+            return None
+        k = np.asarray(info.k, dtype=np.float64).reshape(3, 3)
+        problem = None
+        if k[0, 0] <= 0 or k[1, 1] <= 0:
+            problem = "its K matrix is empty"
+        elif (info.width, info.height) != (width, height) and info.width and info.height:
+            problem = (f"it is for {info.width}x{info.height} images but the images are "
+                       f"{width}x{height} (use the camera_info of this image stream)")
+        if problem:
+            if problem not in self._camera_info_warned:
+                self._camera_info_warned.add(problem)
+                self.get_logger().warn(f"ignoring camera_info: {problem}")
+            return None
+        d = np.asarray(info.d, dtype=np.float64)
+        if info.distortion_model not in PNP_DISTORTION_MODELS:
+            key = f"model {info.distortion_model}"
+            if key not in self._camera_info_warned:
+                self._camera_info_warned.add(key)
+                self.get_logger().warn(f"camera_info distortion model '{info.distortion_model}' is not "
+                                       "supported by solvePnP: using it as undistorted")
+            d = np.zeros(0)
+        return k, d
+
+    def _publish(self, poses: list[Any], header: Any, rgb: np.ndarray) -> None:
+        from blazepose_ros.ros.conversions import poses_to_array_msg
+
+        height, width = rgb.shape[:2]
+        cam = self._camera_matrices(width, height)
+        camera_points = [self._camera_points(p, cam) for p in poses] if cam else [None] * len(poses)
+        array = poses_to_array_msg(poses, header, (width, height), camera_points)
+        self._poses_pub.publish(array)
+        if array.poses:
+            self._kp_pub.publish(array.poses[0])
+        self._last_header = header
+        if self._p("publish_markers"):
+            if poses:
+                from blazepose_ros.ros.markers import pose_markers
+
+                self._marker_pub.publish(pose_markers(
+                    poses, header, self._p("marker_lifetime"), cam is None, camera_points))
+            elif self._person_visible:
+                self._publish_delete_markers(header)
+        self._person_visible = bool(poses)
+        if self._debug_pub.get_subscription_count() > 0:
+            self._publish_debug(poses, header, rgb)
+
+    def _camera_points(self, pose: Any, cam: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
+        from blazepose_ros.core.camera import camera_frame_points
+
+        try:
+            return camera_frame_points(pose.world, pose.keypoints, cam[0], cam[1])
+        except ValueError as e:  # malformed CameraInfo (K, D): say it once, publish without
+            self.get_logger().warn(f"cannot use camera_info: {e}", once=True)
+            return None
+
+    def _publish_delete_markers(self, header: Any) -> None:
+        from blazepose_ros.ros.markers import delete_all_markers
+
+        if self._p("publish_markers"):
+            self._marker_pub.publish(delete_all_markers(header))
+
+    def _publish_debug(self, poses: list[Any], header: Any, rgb: np.ndarray) -> None:
+        from blazepose_ros.core.draw import draw_poses
+        from blazepose_ros.ros.image_conversion import rgb_to_image_msg
+
+        bgr = np.ascontiguousarray(rgb[..., ::-1])
+        draw_poses(bgr, poses)
+        self._debug_pub.publish(rgb_to_image_msg(bgr[..., ::-1], header, "bgr8"))
+
+    # -- diagnostics (executor thread, 1 Hz) ----------------------------------------------
+
+    def _publish_diagnostics(self) -> None:
+        s = self._stats
+        now = time.monotonic()
+        with s.lock:
+            proc, lat, s.proc_s, s.latency_s = s.proc_s, s.latency_s, [], []
+            totals = dict(received=s.received, processed=s.processed, dropped=s.dropped,
+                          conv=s.conversion_errors, proc_err=s.processing_errors, people=s.people,
+                          resets=s.timestamp_resets, timeouts=s.camera_timeouts,
+                          last=s.last_image_monotonic)
+        t_prev, received_prev, processed_prev = self._diag_prev
+        self._diag_prev = (now, totals["received"], totals["processed"])
+        dt = max(now - t_prev, 1e-6)
+        in_rate = (totals["received"] - received_prev) / dt
+        out_rate = (totals["processed"] - processed_prev) / dt
+        tracker = self._tracker
+        errors_now = totals["conv"] + totals["proc_err"]
+        errors_in_window = errors_now - self._diag_errors_prev
+        self._diag_errors_prev = errors_now
+
+        level, message = DiagnosticStatus.OK, f"tracking {totals['people']} person(s)"
+        if totals["last"] is None:
+            level, message = DiagnosticStatus.WARN, f"no image received on '{self._image_sub.topic_name}'"
+        elif now - totals["last"] > max(self._p("camera_timeout"), 1.0):
+            level, message = DiagnosticStatus.WARN, f"no image for {now - totals['last']:.1f} s"
+        if errors_in_window:
+            level = DiagnosticStatus.WARN
+            message = f"{errors_in_window} bad frame(s) in the last {dt:.1f} s"
+            if out_rate == 0:
+                level = DiagnosticStatus.ERROR
+                message = f"every frame failed in the last {dt:.1f} s (see the log)"
+
+        def ms(values: list[float], f: Callable[[np.ndarray], float]) -> str:
+            return f"{f(np.asarray(values)) * 1e3:.1f}" if values else "nan"
+
+        values = {
+            "input_rate_hz": f"{in_rate:.1f}",
+            "output_rate_hz": f"{out_rate:.1f}",
+            "processing_time_ms": ms(proc, np.mean),
+            "processing_time_max_ms": ms(proc, np.max),
+            "latency_ms": ms(lat, np.mean),
+            "latency_max_ms": ms(lat, np.max),
+            "active_delegate": self._active_delegate(),
+            "model": str(self._model_name()),
+            "detector_runs": str(getattr(tracker, "detector_runs", "n/a")),
+            "frames_received": str(totals["received"]),
+            "frames_processed": str(totals["processed"]),
+            "dropped_frames": str(totals["dropped"]),
+            "conversion_errors": str(totals["conv"]),
+            "processing_errors": str(totals["proc_err"]),
+            "timestamp_resets": str(totals["resets"]),
+            "camera_timeouts": str(totals["timeouts"]),
+            "people": str(totals["people"]),
+            "camera_info": "yes" if self._camera_info is not None else "no",
+        }
+        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: pose tracking",
+                                  message=message, hardware_id=self._active_delegate(),
+                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        diag = DiagnosticArray(status=[status])
+        diag.header.stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(diag)
+
+
+def _startup_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean 'cannot start': reported in one log line, exit code 1."""
+    from rclpy.exceptions import ParameterException
+
+    from blazepose_ros.core.models import ModelError
+
+    errors: list[type[BaseException]] = [ModelError, ParameterException, ValueError, OSError]
+    try:
+        from blazepose_ros.core import inference
+
+        errors += [v for k, v in vars(inference).items()
+                   if isinstance(v, type) and issubclass(v, Exception) and k.endswith("Error")]
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv if argv is None else argv
+    rclpy.init(args=args)
+    node: PoseNode | None = None
+    try:
+        try:
+            node = PoseNode()
+            node.start()
+        except _startup_errors() as e:
+            rclpy.logging.get_logger("pose_node").error(f"cannot start: {e}")
+            return 1
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.stop()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
