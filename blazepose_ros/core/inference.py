@@ -17,6 +17,7 @@ Delegates:
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 from collections.abc import Callable
@@ -70,12 +71,21 @@ def load_external_delegate(library: str | Path, options: dict[str, str] | None =
                            hint: str = "") -> Any:
     """Load an external delegate shared library; DelegateError naming file + fix."""
     _, load_delegate, _ = _runtime()
+    lib = str(library)
+    if os.sep in lib and not Path(lib).is_file():
+        raise DelegateError(f"delegate library '{lib}' does not exist. Fix: "
+                            f"{hint or 'check the path (build the .so first)'}")
+    fix = hint or ("check that it is built for this CPU architecture, exports "
+                   "tflite_plugin_create_delegate, accepts the options given, and that its "
+                   "dependencies are on LD_LIBRARY_PATH")
+    try:  # dlopen first: a clear error, and LiteRT's Delegate.__del__ trips over a failed load
+        ctypes.CDLL(lib)
+    except OSError as e:
+        raise DelegateError(f"cannot load delegate library '{lib}': {e}. Fix: {fix}") from e
     try:
-        return load_delegate(str(library), options or {})
+        return load_delegate(lib, options or {})
     except (ValueError, OSError, RuntimeError, AttributeError) as e:
-        fix = hint or ("check the path, that it is built for this CPU architecture and that "
-                       "its dependencies are on LD_LIBRARY_PATH")
-        raise DelegateError(f"cannot load delegate library '{library}': {e}. Fix: {fix}") from e
+        raise DelegateError(f"cannot load delegate library '{lib}': {e}. Fix: {fix}") from e
 
 
 def _gpu_delegate() -> Any:
@@ -178,7 +188,7 @@ class TFLiteModel:
             kwargs["experimental_delegates"] = [dlg]
         try:
             interp = interpreter_cls(**kwargs)
-        except ValueError as e:
+        except (ValueError, RuntimeError) as e:
             msg = str(e)
             if dlg is not None and "delegate" in msg.lower():
                 raise DelegateError(f"delegate could not be applied to '{self.path}': {msg}. "
