@@ -265,6 +265,12 @@ def test_grey_rgba_and_non_contiguous_inputs(static_tracker, bus):
     np.testing.assert_array_equal(t.process(grey[:, :, None], 0.0)[0].keypoints, g[0].keypoints)
 
 
+def test_bad_stamp(static_tracker, bus):
+    for stamp in (float("nan"), float("inf"), "soon"):
+        with pytest.raises(ValueError, match="stamp"):
+            static_tracker.process(bus, stamp)
+
+
 def test_timings_and_counters(static_tracker, bus):
     static_tracker.process(bus, 0.0)
     tm = static_tracker.last_timings

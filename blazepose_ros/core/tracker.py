@@ -160,7 +160,10 @@ class PoseTracker:
         """
         t_start = time.perf_counter()
         image = as_rgb(rgb)
-        t_ns = round(float(stamp) * 1e9)
+        try:
+            t_ns = round(float(stamp) * 1e9)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise ValueError(f"stamp must be a finite time in seconds, got {stamp!r}") from e
         if self._last_ns is not None and t_ns < self._last_ns:
             log.info("stamp went backwards (%.6f s < %.6f s): resetting the tracker",
                      t_ns * 1e-9, self._last_ns * 1e-9)
