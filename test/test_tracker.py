@@ -250,6 +250,9 @@ def test_grey_rgba_and_non_contiguous_inputs(static_tracker, bus):
     padded[:, : bus.shape[1]] = bus
     np.testing.assert_array_equal(
         static_tracker.process(padded[:, : bus.shape[1]], 0.0)[0].keypoints, ref.keypoints)
+    readonly = np.frombuffer(bus.tobytes(), np.uint8).reshape(bus.shape)  # e.g. a ROS message buffer
+    assert not readonly.flags.writeable
+    np.testing.assert_array_equal(static_tracker.process(readonly, 0.0)[0].keypoints, ref.keypoints)
     bgr_view = bus[:, :, ::-1][:, :, ::-1]  # negative strides twice: same pixels
     np.testing.assert_array_equal(static_tracker.process(bgr_view, 0.0)[0].keypoints, ref.keypoints)
     flipped = static_tracker.process(bus[:, ::-1], 0.0)

@@ -209,6 +209,8 @@ class PoseTracker:
         self.last_timings = timings
         return [pose]
 
+    step = process  # the name used in DESIGN.md
+
     def _finish(self, res: LandmarkResult, w: int, h: int, t_ns: int, from_detector: bool) -> Pose:
         """Smoothing (spec §9) and the next ROI (spec §8); builds the Pose."""
         static = self.options.static_image_mode
