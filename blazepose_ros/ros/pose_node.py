@@ -37,7 +37,12 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 from rclpy.clock import Clock, ClockType
-from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
+from rclpy.event_handler import (
+    QoSMessageLostInfo,
+    QoSRequestedIncompatibleQoSInfo,
+    SubscriptionEventCallbacks,
+)
+from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -136,7 +141,8 @@ class Stats:
     lock: threading.Lock = field(default_factory=threading.Lock)
     received: int = 0
     processed: int = 0
-    dropped: int = 0
+    dropped: int = 0  # replaced by a newer frame before the worker took it
+    lost: int = 0  # lost in transport, as the middleware reports it (message_lost event)
     conversion_errors: int = 0
     processing_errors: int = 0
     timestamp_resets: int = 0
@@ -188,7 +194,8 @@ class PoseNode(Node):
             history=HistoryPolicy.KEEP_LAST, depth=1,
             reliability=ReliabilityPolicy.RELIABLE if self._p("reliable") else ReliabilityPolicy.BEST_EFFORT,
             durability=DurabilityPolicy.VOLATILE)
-        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
+        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos,
+                                            message_lost=self._on_message_lost)
         if self._p("compressed"):
             self._image_sub = self.create_subscription(
                 CompressedImage, "image/compressed", self._on_image, image_qos, event_callbacks=events)
@@ -287,13 +294,12 @@ class PoseNode(Node):
     def _on_image(self, msg: Image | CompressedImage) -> None:
         now = time.monotonic()
         with self._cond:
-            if self._pending is not None:
-                self._stats.dropped += 1
+            with self._stats.lock:
+                self._stats.received += 1
+                self._stats.dropped += self._pending is not None  # the frame it replaces
+                self._stats.last_image_monotonic = now
             self._pending = msg
             self._cond.notify()
-        with self._stats.lock:
-            self._stats.received += 1
-            self._stats.last_image_monotonic = now
         if self._first_image_monotonic is None:
             self._first_image_monotonic = now
 
@@ -308,10 +314,14 @@ class PoseNode(Node):
                       "set parameter reliable:=false (the default)")
         else:
             advice = f"make the publisher's {kind.name} policy compatible with a best-effort keep-last reader"
-        self.get_logger().warn(
+        self.get_logger().warning(
             f"a publisher on '{topic}' (or its camera_info) has an incompatible QoS "
             f"({kind.name}, {info.total_count} so far) and will deliver nothing: {advice}",
             throttle_duration_sec=5.0)
+
+    def _on_message_lost(self, info: QoSMessageLostInfo) -> None:
+        with self._stats.lock:
+            self._stats.lost = info.total_count
 
     def _warn_no_image(self) -> None:
         if self._no_image_timer is not None:
@@ -320,11 +330,13 @@ class PoseNode(Node):
             received = self._stats.received
         if received == 0:
             topic = self._image_sub.topic_name
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f"no image received on '{topic}' after {self._p('no_image_warning'):g} s "
-                f"({self.count_publishers(topic)} publisher(s) matched by name). Check the remapping "
-                f"(image:=/your/camera/image_raw), that the camera runs, its QoS (reliable:="
-                f"{str(not self._p('reliable')).lower()} if it needs it) and ROS_DOMAIN_ID.")
+                f"({self.count_publishers(topic)} publisher(s) on it). Check the remapping "
+                "(image:=/your/camera/image_raw), that the camera runs, ROS_DOMAIN_ID, and the QoS: "
+                + ("a best-effort camera needs reliable:=false. " if self._p("reliable") else
+                   "large images over best effort can be lost in transport (try reliable:=true with a "
+                   "reliable camera, or FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA)."))
 
     # -- worker thread --------------------------------------------------------------------
 
@@ -345,7 +357,7 @@ class PoseNode(Node):
                     break
                 with self._stats.lock:
                     self._stats.processing_errors += 1
-                self.get_logger().warn(f"frame failed: {type(e).__name__}: {e}", throttle_duration_sec=5.0)
+                self.get_logger().warning(f"frame failed: {type(e).__name__}: {e}", throttle_duration_sec=5.0)
 
     def _check_camera_timeout(self) -> None:
         timeout = self._p("camera_timeout")
@@ -363,7 +375,7 @@ class PoseNode(Node):
         if self._person_visible:
             self._publish_delete_markers(self._last_header)
         self._person_visible = False
-        self.get_logger().warn(f"no image for {timeout:g} s on '{self._image_sub.topic_name}': "
+        self.get_logger().warning(f"no image for {timeout:g} s on '{self._image_sub.topic_name}': "
                                "tracking cleared", throttle_duration_sec=5.0)
 
     def _process(self, msg: Image | CompressedImage) -> None:
@@ -380,13 +392,13 @@ class PoseNode(Node):
         except (ImageConversionError, ValueError) as e:
             with self._stats.lock:
                 self._stats.conversion_errors += 1
-            self.get_logger().warn(f"dropping an image that cannot be converted: {e}",
+            self.get_logger().warning(f"dropping an image that cannot be converted: {e}",
                                    throttle_duration_sec=5.0)
             return
         header = msg.header
         stamp_ns = stamp_to_ns(header.stamp)
         if stamp_ns == 0:
-            self.get_logger().warn("images have no header stamp: using the node clock instead "
+            self.get_logger().warning("images have no header stamp: using the node clock instead "
                                    "(fix the camera driver for correct smoothing and latency)", once=True)
             stamp_ns = self.get_clock().now().nanoseconds
             header.stamp = self.get_clock().now().to_msg()
@@ -432,14 +444,14 @@ class PoseNode(Node):
         if problem:
             if problem not in self._camera_info_warned:
                 self._camera_info_warned.add(problem)
-                self.get_logger().warn(f"ignoring camera_info: {problem}")
+                self.get_logger().warning(f"ignoring camera_info: {problem}")
             return None
         d = np.asarray(info.d, dtype=np.float64)
         if info.distortion_model not in PNP_DISTORTION_MODELS:
             key = f"model {info.distortion_model}"
             if key not in self._camera_info_warned:
                 self._camera_info_warned.add(key)
-                self.get_logger().warn(f"camera_info distortion model '{info.distortion_model}' is not "
+                self.get_logger().warning(f"camera_info distortion model '{info.distortion_model}' is not "
                                        "supported by solvePnP: using it as undistorted")
             d = np.zeros(0)
         return k, d
@@ -473,7 +485,7 @@ class PoseNode(Node):
         try:
             return camera_frame_points(pose.world, pose.keypoints, cam[0], cam[1])
         except ValueError as e:  # malformed CameraInfo (K, D): say it once, publish without
-            self.get_logger().warn(f"cannot use camera_info: {e}", once=True)
+            self.get_logger().warning(f"cannot use camera_info: {e}", once=True)
             return None
 
     def _publish_delete_markers(self, header: Any) -> None:
@@ -497,7 +509,7 @@ class PoseNode(Node):
         now = time.monotonic()
         with s.lock:
             proc, lat, s.proc_s, s.latency_s = s.proc_s, s.latency_s, [], []
-            totals = dict(received=s.received, processed=s.processed, dropped=s.dropped,
+            totals = dict(received=s.received, processed=s.processed, dropped=s.dropped, lost=s.lost,
                           conv=s.conversion_errors, proc_err=s.processing_errors, people=s.people,
                           resets=s.timestamp_resets, timeouts=s.camera_timeouts,
                           last=s.last_image_monotonic)
@@ -539,6 +551,7 @@ class PoseNode(Node):
             "frames_received": str(totals["received"]),
             "frames_processed": str(totals["processed"]),
             "dropped_frames": str(totals["dropped"]),
+            "lost_in_transport": str(totals["lost"]),
             "conversion_errors": str(totals["conv"]),
             "processing_errors": str(totals["proc_err"]),
             "timestamp_resets": str(totals["resets"]),
@@ -546,7 +559,8 @@ class PoseNode(Node):
             "people": str(totals["people"]),
             "camera_info": "yes" if self._camera_info is not None else "no",
         }
-        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: pose tracking",
+        name = f"{self.get_fully_qualified_name().lstrip('/')}: pose tracking"
+        status = DiagnosticStatus(level=level, name=name,
                                   message=message, hardware_id=self._active_delegate(),
                                   values=[KeyValue(key=k, value=v) for k, v in values.items()])
         diag = DiagnosticArray(status=[status])
@@ -580,7 +594,10 @@ def main(argv: list[str] | None = None) -> int:
             node = PoseNode()
             node.start()
         except _startup_errors() as e:
-            rclpy.logging.get_logger("pose_node").error(f"cannot start: {e}")
+            hint = ""
+            if isinstance(e, InvalidParameterTypeException):
+                hint = " (write floating-point values with a decimal point, e.g. 1.0)"
+            rclpy.logging.get_logger("pose_node").error(f"cannot start: {e}{hint}")
             return 1
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -1,0 +1,718 @@
+"""pose_node as users run it: a separate process over real DDS, fed real images of people.
+
+Every node runs in its own namespace so the tests never hear each other's topics; the
+parameters come from config/pose.yaml (its /**/pose_node key matches any namespace) plus
+``-p`` overrides. Every wait is bounded and every child is stopped in ``finally``.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from blazepose_ros.msg import PoseKeypoints33, PoseKeypoints33Array  # noqa: E402
+from builtin_interfaces.msg import Time  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
+from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
+from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "test" / "data"
+PARAMS = ROOT / "config" / "pose.yaml"
+FRAME = "camera_optical_frame"
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def video_frames(n: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(DATA / "sample_people.mp4"))
+    frames = []
+    while len(frames) < n:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    assert len(frames) == n, f"sample_people.mp4 has fewer than {n} frames"
+    return frames
+
+
+def image_rgb(name: str) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(DATA / name)), cv2.COLOR_BGR2RGB)
+
+
+def stamp_of(seconds: float) -> Time:
+    ns = round(seconds * 1e9)
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def stamp_ns(t: Time) -> int:
+    return t.sec * 1_000_000_000 + t.nanosec
+
+
+def image_msg(rgb: np.ndarray, seconds: float, frame_id: str = FRAME) -> Image:
+    from blazepose_ros.ros.image_conversion import rgb_to_image_msg
+
+    return rgb_to_image_msg(rgb, Header(stamp=stamp_of(seconds), frame_id=frame_id), "rgb8")
+
+
+def camera_info_msg(width: int, height: int, seconds: float, fov_deg: float = 60.0) -> CameraInfo:
+    from blazepose_ros.core.camera import intrinsics_from_fov
+
+    k = intrinsics_from_fov(width, height, fov_deg)
+    info = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
+    info.header = Header(stamp=stamp_of(seconds), frame_id=FRAME)
+    info.k = [float(v) for v in k.reshape(-1)]
+    info.d = [0.0] * 5
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.p = [k[0, 0], 0.0, k[0, 2], 0.0, 0.0, k[1, 1], k[1, 2], 0.0, 0.0, 0.0, 1.0, 0.0]
+    return info
+
+
+def diag_values(msg: DiagnosticArray, ns: str) -> dict[str, str] | None:
+    for status in msg.status:
+        if status.name.startswith(f"{ns.strip('/')}/pose_node"):
+            level = status.level if isinstance(status.level, int) else ord(status.level)
+            return {kv.key: kv.value for kv in status.values} | {"_level": level,
+                                                                  "_message": status.message}
+    return None
+
+
+class NodeProcess:
+    """`python -m blazepose_ros.ros.pose_node` in a namespace, output captured to files."""
+
+    def __init__(self, env: dict[str, str], ns: str, params: dict[str, Any] | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.ns = ns
+        self._dir = tempfile.TemporaryDirectory(prefix="pose_node_")
+        self.out_path = Path(self._dir.name) / "stdout"
+        self.err_path = Path(self._dir.name) / "stderr"
+        args = ["--ros-args", "-r", f"__ns:={ns}", "--params-file", str(PARAMS)]
+        for k, v in (params or {}).items():
+            args += ["-p", f"{k}:={str(v).lower() if isinstance(v, bool) else v}"]
+        args += list(extra_args)
+        with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "blazepose_ros.ros.pose_node", *args],
+                                         env=env, stdout=out, stderr=err, cwd=ROOT)
+
+    def topic(self, name: str) -> str:
+        return f"{self.ns}/{name}"
+
+    def stderr(self) -> str:
+        return self.err_path.read_text()
+
+    def assert_running(self) -> None:
+        assert self.proc.poll() is None, f"pose_node exited with {self.proc.returncode}:\n{self.stderr()}"
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                pytest.fail(f"pose_node did not exit {timeout} s after signal {sig}:\n{self.stderr()}")
+        return self.proc.returncode
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._dir.cleanup()
+
+
+class Graph:
+    """The test's own ROS node in a private context; collects messages per topic."""
+
+    def __init__(self) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, args=[])
+        self.node = rclpy.create_node("pose_node_test", context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.received: dict[str, list[tuple[float, Any]]] = {}
+
+    def subscribe(self, msg_type: type, topic: str, qos: QoSProfile = RELIABLE) -> list[tuple[float, Any]]:
+        box: list[tuple[float, Any]] = self.received.setdefault(topic, [])
+        self.node.create_subscription(msg_type, topic, lambda m: box.append((time.time(), m)), qos)
+        return box
+
+    def spin_until(self, cond: Callable[[], bool], timeout: float, what: str,
+                   proc: NodeProcess | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if proc is not None:
+                proc.assert_running()
+            if time.monotonic() > deadline:
+                extra = f"\npose_node stderr:\n{proc.stderr()}" if proc is not None else ""
+                pytest.fail(f"timed out after {timeout} s waiting for {what}{extra}")
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def spin_for(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.01)
+
+    def wait_connected(self, pub: Any, proc: NodeProcess, outputs: list[str], timeout: float = 30.0) -> None:
+        """Until the node subscribes to ``pub`` and our subscriptions match its publishers."""
+        self.spin_until(lambda: pub.get_subscription_count() >= 1 and all(
+            self.node.count_publishers(t) >= 1 for t in outputs), timeout, "pose_node to connect", proc)
+
+    def call(self, client: Any, request: Any, timeout: float = 10.0) -> Any:
+        assert client.wait_for_service(timeout_sec=timeout), f"service {client.srv_name} not available"
+        future = client.call_async(request)
+        self.spin_until(future.done, timeout, f"a reply from {client.srv_name}")
+        return future.result()
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+
+
+@pytest.fixture
+def graph() -> Iterator[Graph]:
+    g = Graph()
+    try:
+        yield g
+    finally:
+        g.close()
+
+
+@pytest.fixture
+def start_node(ros_env: dict[str, str]) -> Iterator[Callable[..., NodeProcess]]:
+    procs: list[NodeProcess] = []
+
+    def start(ns: str, **kwargs: Any) -> NodeProcess:
+        procs.append(NodeProcess(ros_env, ns, **kwargs))
+        return procs[-1]
+
+    try:
+        yield start
+    finally:
+        for p in procs:
+            p.close()
+
+
+def assert_clean_exit(proc: NodeProcess, sig: int = signal.SIGINT) -> None:
+    code = proc.stop(sig)
+    err = proc.stderr()
+    assert code == 0, f"exit code {code} after signal {sig}:\n{err}"
+    assert "Traceback" not in err, err
+
+
+def unaccounted(d: dict[str, str]) -> int:
+    """Frames received but neither processed, dropped nor failed (pending or in flight)."""
+    return int(d["frames_received"]) - sum(int(d[k]) for k in (
+        "frames_processed", "dropped_frames", "conversion_errors", "processing_errors"))
+
+
+def keypoint_array(msg: PoseKeypoints33) -> np.ndarray:
+    return np.array([[k.x, k.y, k.z, k.visibility, k.presence] for k in msg.keypoints], np.float32)
+
+
+def points_array(points: Any) -> np.ndarray:
+    return np.array([[p.x, p.y, p.z] for p in points], np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# tests
+
+
+def test_keypoints_equal_the_core_pipeline_with_source_header_markers_debug_image_camera_points(
+        graph: Graph, start_node: Callable[..., NodeProcess]) -> None:
+    from blazepose_ros.core import PoseTracker
+    from blazepose_ros.core.camera import camera_frame_points
+
+    node = start_node("/t_parity", params={"reliable": True})
+    n_frames = 20
+    frames = video_frames(n_frames)
+    height, width = frames[0].shape[:2]
+    stamps = [1000.0 + i / 30.0 for i in range(n_frames)]
+
+    image_pub = graph.node.create_publisher(Image, node.topic("image"), RELIABLE)
+    info_pub = graph.node.create_publisher(CameraInfo, node.topic("camera_info"), RELIABLE)
+    poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
+    keypoints = graph.subscribe(PoseKeypoints33, node.topic("pose_node/keypoints"))
+    markers = graph.subscribe(MarkerArray, node.topic("pose_node/markers"))
+    debug = graph.subscribe(Image, node.topic("pose_node/debug_image"))
+    diags = graph.subscribe(DiagnosticArray, "/diagnostics")
+    graph.wait_connected(image_pub, node, [node.topic("pose_node/poses"), node.topic("pose_node/debug_image"),
+                                           node.topic("pose_node/markers")])
+    graph.spin_until(lambda: info_pub.get_subscription_count() >= 1, 10, "camera_info subscription", node)
+    info = camera_info_msg(width, height, stamps[0])
+    info_pub.publish(info)
+    graph.spin_for(0.3)  # the node keeps the last CameraInfo; let it land before the first image
+
+    # lock-step: one frame in, wait for its result, so no frame is dropped and the tracker in
+    # the node sees exactly the frames and stamps the reference below sees
+    for stamp, rgb in zip(stamps, frames, strict=True):
+        image_pub.publish(image_msg(rgb, stamp))
+        graph.spin_until(lambda s=stamp: any(stamp_ns(m.header.stamp) == round(s * 1e9) for _, m in poses),
+                         15, f"poses for the frame stamped {stamp}", node)
+    graph.spin_for(0.3)  # the last markers / debug image
+
+    reference = PoseTracker(model="full", delegate="cpu", num_threads=1)
+    k = np.asarray(info.k).reshape(3, 3)
+    by_stamp = {stamp_ns(m.header.stamp): m for _, m in poses}
+    compared = 0
+    for stamp, rgb in zip(stamps, frames, strict=True):
+        want = reference.process(rgb, round(stamp * 1e9) * 1e-9)
+        got = by_stamp[round(stamp * 1e9)]
+        assert got.header.frame_id == FRAME
+        assert len(got.poses) == len(want)
+        for msg, pose in zip(got.poses, want, strict=True):
+            assert msg.header == got.header
+            assert (msg.image_width, msg.image_height) == (width, height)
+            np.testing.assert_allclose(keypoint_array(msg), pose.keypoints, atol=1e-4, rtol=0)
+            np.testing.assert_allclose(points_array(msg.world_points), pose.world, atol=1e-5, rtol=0)
+            assert msg.score == pytest.approx(pose.score, abs=1e-6)
+            assert msg.roi.x_center == pytest.approx(pose.roi.x_center, abs=1e-3)
+            assert msg.roi.rotation == pytest.approx(pose.roi.rotation, abs=1e-5)
+            cam = camera_frame_points(pose.world, pose.keypoints, k, np.zeros(5))
+            assert msg.has_camera_points == (cam is not None)
+            if cam is not None:
+                np.testing.assert_allclose(points_array(msg.camera_points), cam, atol=1e-4, rtol=0)
+                assert (points_array(msg.camera_points)[:, 2] > 0).all()
+            compared += 1
+    assert compared >= n_frames - 2, f"a person in only {compared} of {n_frames} frames"
+    assert sum(m.has_camera_points for _, a in poses for m in a.poses) >= compared - 2
+
+    # ~/keypoints: the primary person, header of the source image
+    assert keypoints, "nothing on ~/keypoints"
+    for _, kp in keypoints:
+        src = by_stamp[stamp_ns(kp.header.stamp)]
+        assert kp.header == src.header and src.poses
+        np.testing.assert_array_equal(keypoint_array(kp), keypoint_array(src.poses[0]))
+
+    # markers: source frame and stamp, a lifetime, finite points in front of the camera
+    assert markers, "no MarkerArray"
+    for _, arr in markers:
+        assert arr.markers
+        for m in arr.markers:
+            assert m.header.frame_id == FRAME
+            if m.action == Marker.DELETEALL:
+                continue
+            assert stamp_ns(m.header.stamp) in by_stamp
+            assert m.lifetime.sec + m.lifetime.nanosec * 1e-9 == pytest.approx(0.5)
+            pts = [(p.x, p.y, p.z) for p in m.points] or [(m.pose.position.x, m.pose.position.y,
+                                                           m.pose.position.z)]
+            assert np.isfinite(pts).all()
+            assert (np.asarray(pts)[:, 2] > 0).all(), "camera-frame markers must be in front of the camera"
+
+    # debug image: same size and header as the source, skeleton drawn on it
+    assert debug, "no debug image although subscribed"
+    _, dbg = debug[-1]
+    assert dbg.header == by_stamp[stamp_ns(dbg.header.stamp)].header
+    assert (dbg.width, dbg.height) == (width, height) and dbg.encoding in ("rgb8", "bgr8")
+    assert len(dbg.data) == dbg.step * dbg.height
+    from blazepose_ros.ros.image_conversion import image_msg_to_rgb
+
+    src_rgb = frames[stamps.index(next(s for s in stamps if round(s * 1e9) == stamp_ns(dbg.header.stamp)))]
+    drawn = image_msg_to_rgb(dbg)
+    changed = np.any(drawn != src_rgb, axis=2).mean()
+    assert 0.001 < changed < 0.5, f"{changed:.4f} of the debug image differs from the source"
+
+    # diagnostics from this node: no drops in lock-step, detector ran, the cpu delegate
+    graph.spin_until(lambda: any(diag_values(m, node.ns) for _, m in diags), 5, "diagnostics", node)
+    values = [v for _, m in diags if (v := diag_values(m, node.ns))][-1]
+    assert values["active_delegate"] == "cpu"
+    assert values["dropped_frames"] == "0" and values["conversion_errors"] == "0"
+    assert int(values["detector_runs"]) >= 1 and values["camera_info"] == "yes"
+    assert_clean_exit(node)
+
+
+def test_invalid_parameters_are_rejected_with_a_reason(graph: Graph,
+                                                       start_node: Callable[..., NodeProcess]) -> None:
+    node = start_node("/t_params", params={"reliable": True})
+    image_pub = graph.node.create_publisher(Image, node.topic("image"), RELIABLE)
+    poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
+    graph.wait_connected(image_pub, node, [node.topic("pose_node/poses")])
+    set_client = graph.node.create_client(SetParameters, node.topic("pose_node/set_parameters"))
+    get_client = graph.node.create_client(GetParameters, node.topic("pose_node/get_parameters"))
+
+    def set_param(name: str, value: Any) -> Any:
+        if isinstance(value, bool):
+            pv = ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
+        elif isinstance(value, int):
+            pv = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
+        elif isinstance(value, float):
+            pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
+        else:
+            pv = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
+        result = graph.call(set_client, SetParameters.Request(parameters=[ParameterMsg(name=name, value=pv)]))
+        return result.results[0]
+
+    rejected = {
+        ("min_detection_confidence", 1.5): "range",
+        ("marker_lifetime", -1.0): "range",
+        ("min_tracking_confidence", "high"): "type",
+        ("model_complexity", 2): "read-only",
+        ("delegate", "gpu"): "read-only",
+        ("num_threads", 4): "read-only",
+        ("reliable", False): "read-only",
+    }
+    for (name, value), why in rejected.items():
+        r = set_param(name, value)
+        assert not r.successful, f"{name}={value!r} was accepted"
+        assert r.reason, f"{name}={value!r} rejected without a reason"
+        print(f"{name}={value!r} ({why}): {r.reason}")
+
+    # a valid change rebuilds the tracker and the node keeps working
+    r = set_param("min_tracking_confidence", 0.6)
+    assert r.successful, r.reason
+    r = set_param("marker_lifetime", 1.5)
+    assert r.successful, r.reason
+    got = graph.call(get_client, GetParameters.Request(
+        names=["min_tracking_confidence", "min_detection_confidence"]))
+    assert [v.double_value for v in got.values] == [pytest.approx(0.6), pytest.approx(0.5)]
+    image_pub.publish(image_msg(image_rgb("bus.jpg"), 5.0))
+    graph.spin_until(lambda: any(m.poses for _, m in poses), 15, "a pose after the tracker rebuild", node)
+    assert "rebuilt" in node.stderr()
+    assert_clean_exit(node)
+
+
+def test_bad_images_are_counted_and_the_next_good_frame_is_processed(
+        graph: Graph, start_node: Callable[..., NodeProcess]) -> None:
+    from blazepose_ros.ros.image_conversion import rgb_to_image_msg
+
+    # default (best effort) QoS, no camera_info publisher, a short camera timeout
+    node = start_node("/t_bad", params={"camera_timeout": 0.7})
+    image_pub = graph.node.create_publisher(Image, node.topic("image"), qos_profile_sensor_data)
+    poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
+    markers = graph.subscribe(MarkerArray, node.topic("pose_node/markers"))
+    diags = graph.subscribe(DiagnosticArray, "/diagnostics")
+    graph.wait_connected(image_pub, node, [node.topic("pose_node/poses"), node.topic("pose_node/markers")])
+    # bus.jpg at 320x427: best-effort samples of several 100 kB are often lost whole over
+    # Fast DDS' default transports here (2.6 MB ones always), ~400 kB ones get through
+    bus = cv2.resize(image_rgb("bus.jpg"), (320, 427), interpolation=cv2.INTER_AREA)
+
+    def send_until_answered(msg: Image) -> PoseKeypoints33Array:
+        """Best effort may lose a message: publish again until the answer is there."""
+        want = stamp_ns(msg.header.stamp)
+
+        def answered() -> bool:
+            return any(stamp_ns(m.header.stamp) == want for _, m in poses)
+
+        for _ in range(20):
+            image_pub.publish(msg)
+            deadline = time.monotonic() + 0.5
+            while not answered() and time.monotonic() < deadline:
+                graph.executor.spin_once(timeout_sec=0.02)
+            if answered():
+                return next(m for _, m in poses if stamp_ns(m.header.stamp) == want)
+            node.assert_running()
+        pytest.fail(f"no answer for the image stamped {want} ns:\n{node.stderr()}")
+
+    assert send_until_answered(image_msg(bus, 10.0)).poses, "no person in bus.jpg"
+
+    wrong_encoding = image_msg(bus, 10.1)
+    wrong_encoding.encoding = "bogus42"
+    short = rgb_to_image_msg(bus, Header(stamp=stamp_of(10.2), frame_id=FRAME), "rgb8")
+    short.data = bytes(short.data)[: len(short.data) // 2]
+    for bad in (wrong_encoding, short):
+        for _ in range(3):  # best effort: send each a few times, spaced so none replaces another
+            image_pub.publish(bad)
+            graph.spin_for(0.1)
+    good = send_until_answered(image_msg(bus, 10.3))
+    assert good.poses and good.header.frame_id == FRAME
+    bad_stamps = {round(10.1e9), round(10.2e9)}
+    assert not [m for _, m in poses if stamp_ns(m.header.stamp) in bad_stamps]
+    err = node.stderr()
+    assert "cannot be converted" in err and "bogus42" in err, err
+
+    # a looping bag: the stamp jumps back -> tracker reset, logged, still processed
+    assert send_until_answered(image_msg(bus, 2.0)).poses
+    graph.spin_until(lambda: "jumped back" in node.stderr(), 5, "the stamp-jump log line", node)
+
+    # without camera_info: said once, markers are the world skeleton in the image frame
+    graph.spin_for(2.1)
+    assert send_until_answered(image_msg(bus, 4.5)).poses
+    graph.spin_until(lambda: "no CameraInfo" in node.stderr(), 5, "the no-camera_info log line", node)
+    drawn = [m for _, a in markers for m in a.markers if m.action == Marker.ADD]
+    assert drawn and all(m.header.frame_id == FRAME for m in drawn)
+
+    # camera stops: after camera_timeout the markers are deleted and tracking cleared
+    n_before = len(markers)
+    graph.spin_until(lambda: any(m.action == Marker.DELETEALL
+                                 for _, a in markers[n_before:] for m in a.markers),
+                     5, "DELETEALL markers after camera_timeout", node)
+
+    def latest_diag() -> dict[str, str] | None:
+        found = [v for _, m in diags if (v := diag_values(m, node.ns))]
+        return found[-1] if found else None
+
+    graph.spin_until(lambda: (d := latest_diag()) is not None and d["camera_timeouts"] == "1", 5,
+                     "diagnostics counting the camera timeout", node)
+    d = latest_diag()
+    assert unaccounted(d) == 0
+    assert int(d["conversion_errors"]) >= 2 and d["processing_errors"] == "0"
+    assert d["timestamp_resets"] == "1" and d["camera_info"] == "no"
+    assert_clean_exit(node)
+
+
+def test_flood_keeps_latency_bounded_and_reports_drops(
+        graph: Graph, start_node: Callable[..., NodeProcess]) -> None:
+    node = start_node("/t_flood")
+    image_pub = graph.node.create_publisher(Image, node.topic("image"), qos_profile_sensor_data)
+    poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
+    diags = graph.subscribe(DiagnosticArray, "/diagnostics")
+    graph.wait_connected(image_pub, node, [node.topic("pose_node/poses")])
+    frames = video_frames(30)
+    msgs = [image_msg(f, 0.0) for f in frames]
+
+    def stream(rate_hz: float, seconds: float) -> int:
+        """Publish at ``rate_hz`` with the wall-clock time as stamp; spin in between."""
+        period, sent = 1.0 / rate_hz, 0
+        t_next = t_end = time.monotonic()
+        t_end += seconds
+        while time.monotonic() < t_end:
+            now = time.monotonic()
+            if now >= t_next:
+                msg = msgs[sent % len(msgs)]
+                msg.header.stamp = stamp_of(time.time())
+                image_pub.publish(msg)
+                sent += 1
+                t_next += period
+            graph.executor.spin_once(timeout_sec=max(0.0, min(period, t_next - time.monotonic())))
+            node.assert_running()
+        stream.sent += sent  # type: ignore[attr-defined]
+        return sent
+
+    stream.sent = 0  # type: ignore[attr-defined]
+
+    # warm-up at a gentle rate, then measure the node's own processing time
+    stream(10.0, 2.0)
+    graph.spin_until(lambda: any((v := diag_values(m, node.ns)) and v["processing_time_ms"] != "nan"
+                                 for _, m in diags), 5, "diagnostics with a processing time", node)
+    proc_ms = float(np.median([float(v["processing_time_ms"]) for _, m in diags
+                               if (v := diag_values(m, node.ns)) and v["processing_time_ms"] != "nan"]))
+    n_warmup = stream.sent  # type: ignore[attr-defined]
+    rate = min(3.0 * 1000.0 / proc_ms, 300.0)
+    n_before = len(poses)
+    t0 = time.time()
+    sent = stream(rate, 4.0)
+    t_end = time.time()
+    graph.spin_for(0.5)
+    out = [(t_rx, m) for t_rx, m in poses[n_before:] if stamp_ns(m.header.stamp) >= round(t0 * 1e9)]
+    latency = np.array([t_rx - stamp_ns(m.header.stamp) * 1e-9 for t_rx, m in out])
+    graph.spin_until(lambda: sum(1 for _, m in diags if diag_values(m, node.ns)) >= 8, 5, "diagnostics", node)
+    d = [v for _, m in diags if (v := diag_values(m, node.ns))][-1]
+    half = len(latency) // 2
+    print(f"\nflood: processing {proc_ms:.1f} ms/frame -> published {sent} frames at {rate:.0f} Hz, "
+          f"{len(out)} results ({len(out) / 4.0:.1f} Hz); latency ms p50 {np.median(latency) * 1e3:.1f} "
+          f"p95 {np.percentile(latency, 95) * 1e3:.1f} max {latency.max() * 1e3:.1f}; "
+          f"first half p50 {np.median(latency[:half]) * 1e3:.1f}, "
+          f"second half {np.median(latency[half:]) * 1e3:.1f}; "
+          f"node: received {d['frames_received']} processed {d['frames_processed']} "
+          f"dropped {d['dropped_frames']} lost in transport {d['lost_in_transport']}")
+    assert len(out) >= 0.5 * 4.0 * 1000.0 / proc_ms / 2, "the node nearly stopped answering under load"
+    assert len(out) < 0.8 * sent, "the node answered (almost) every frame: it was not flooded"
+    # no stale backlog: results are about one processing time old, and do not age over the run
+    assert np.percentile(latency, 95) < max(0.25, 10 * proc_ms / 1e3), latency
+    assert np.median(latency[half:]) < np.median(latency[:half]) + max(0.05, 2 * proc_ms / 1e3)
+    # every frame is accounted for: taken by the node, or lost in transport (best effort, keep
+    # last 1: the middleware reports them), and of those taken, the stale ones are dropped
+    total = n_warmup + sent
+    assert abs(int(d["frames_received"]) + int(d["lost_in_transport"]) - total) <= 0.05 * total
+    assert int(d["dropped_frames"]) > 0
+    assert int(d["dropped_frames"]) + int(d["lost_in_transport"]) >= 0.4 * sent
+    assert 0 <= unaccounted(d) <= 2  # one frame pending and one in flight at most
+    during = [v for t, m in diags if t_end - 2.5 < t <= t_end and (v := diag_values(m, node.ns))]
+    assert during and all(v["_level"] == 0 for v in during), during  # dropping frames is no fault
+    # SIGINT in the middle of a flood: the worker stops mid-frame, exit code 0, no traceback
+    for m in msgs[:10]:
+        m.header.stamp = stamp_of(time.time())
+        image_pub.publish(m)
+    assert_clean_exit(node)
+
+
+def test_compressed_input_qos_mismatch_and_no_image_warnings_then_sigterm(
+        graph: Graph, start_node: Callable[..., NodeProcess]) -> None:
+    from blazepose_ros.ros.image_conversion import rgb_to_compressed_msg
+
+    node = start_node("/t_compressed", params={"compressed": True, "reliable": True, "no_image_warning": 0.5})
+    topic = node.topic("image/compressed")
+    graph.spin_until(lambda: f"no image received on '{topic}'" in node.stderr(), 20,
+                     "the no-image warning naming the resolved topic", node)
+    # a best-effort camera against a reliable subscription: nothing flows; the node says why
+    best_effort_pub = graph.node.create_publisher(CompressedImage, topic, qos_profile_sensor_data)
+    graph.spin_until(lambda: "incompatible" in node.stderr(), 20, "the incompatible-QoS warning", node)
+    assert "reliable:=false" in node.stderr()
+    graph.node.destroy_publisher(best_effort_pub)
+
+    pub = graph.node.create_publisher(CompressedImage, topic, RELIABLE)
+    poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
+    graph.wait_connected(pub, node, [node.topic("pose_node/poses")])
+    msg = rgb_to_compressed_msg(image_rgb("bus.jpg"), Header(stamp=stamp_of(7.0), frame_id=FRAME), "jpeg")
+    pub.publish(msg)
+    graph.spin_until(lambda: bool(poses), 15, "poses from a CompressedImage", node)
+    got = poses[0][1]
+    assert got.header.stamp == msg.header.stamp and got.poses
+    assert (got.poses[0].image_width, got.poses[0].image_height) == (810, 1080)
+    assert_clean_exit(node, signal.SIGTERM)
+
+
+def test_startup_errors_exit_nonzero_with_one_clear_line(start_node: Callable[..., NodeProcess]) -> None:
+    cases = {
+        "missing model": ({"model": "/nonexistent/pose_landmark_full.tflite"}, "does not exist"),
+        "missing delegate library": ({"delegate_library": "/nonexistent/libdelegate.so"}, "libdelegate.so"),
+        "out of range parameter": ({"min_detection_confidence": 2.0}, "min_detection_confidence"),
+        "unknown delegate": ({"delegate": "tpu"}, "delegate"),
+    }
+    procs = {name: start_node(f"/t_fail{i}", params=p) for i, (name, (p, _)) in enumerate(cases.items())}
+    for name, proc in procs.items():
+        try:
+            code = proc.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{name}: pose_node kept running:\n{proc.stderr()}")
+        err = proc.stderr()
+        assert code != 0, f"{name}: exit code 0"
+        assert "Traceback" not in err, f"{name}:\n{err}"
+        assert cases[name][1] in err, f"{name}: the error does not say '{cases[name][1]}':\n{err}"
+
+
+# --------------------------------------------------------------------------------------------
+# static checks: launch file, parameter file, RViz config
+
+
+def _load_launch_with_stub_modules(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Import launch/pose.launch.py against minimal stand-ins of `launch` and `launch_ros`
+    (not installable here) that record what the real ones would be given."""
+    import importlib.util
+    import types
+
+    class Recorder:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.args, self.kwargs = args, kwargs
+
+    class LaunchConfiguration(Recorder):
+        def perform(self, context: dict[str, str]) -> str:
+            return context[self.args[0]]
+
+    class OpaqueFunction(Recorder):
+        pass
+
+    modules = {
+        "launch": {"LaunchContext": dict, "LaunchDescription": Recorder},
+        "launch.actions": {"DeclareLaunchArgument": Recorder, "OpaqueFunction": OpaqueFunction},
+        "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration,
+                                 "PathJoinSubstitution": Recorder},
+        "launch_ros.actions": {"Node": Recorder},
+        "launch_ros.substitutions": {"FindPackageShare": Recorder},
+        "launch_ros": {},
+    }
+    for name, attrs in modules.items():
+        mod = types.ModuleType(name)
+        for k, v in attrs.items():
+            setattr(mod, k, v)
+        monkeypatch.setitem(sys.modules, name, mod)
+    spec = importlib.util.spec_from_file_location("pose_launch", ROOT / "launch" / "pose.launch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_launch_file_arguments_and_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ast
+
+    source = (ROOT / "launch" / "pose.launch.py").read_text()
+    tree = ast.parse(source)
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
+
+    module = _load_launch_with_stub_modules(monkeypatch)
+    ld = module.generate_launch_description()
+    entities = ld.args[0]
+    declared = {e.args[0]: e.kwargs for e in entities if type(e).__name__ == "Recorder" and e.args}
+    for name in ("image", "camera_info", "compressed", "params_file", "model", "delegate", "namespace",
+                 "gestures", "rviz"):
+        assert name in declared and declared[name].get("description"), f"launch argument {name}"
+    params_default = declared["params_file"]["default_value"]
+    assert type(params_default.args[0][0]).__name__ == "Recorder"
+    assert params_default.args[0][1:] == ["config", "pose.yaml"]
+    opaque = [e for e in entities if type(e).__name__ == "OpaqueFunction"]
+    assert len(opaque) == 1
+
+    def run(**overrides: str) -> list[Any]:
+        context = {name: "" for name in declared} | {
+            "image": "/cam/image_raw", "camera_info": "/cam/camera_info", "params_file": "/p/pose.yaml",
+            "gestures_params_file": str(ROOT / "config" / "gestures.yaml"), "rviz_config": "/p/pose.rviz",
+            "gestures": "false", "rviz": "false", "use_sim_time": "false"} | overrides
+        return opaque[0].kwargs["function"](context)
+
+    (pose,) = run()
+    kw = pose.kwargs
+    assert (kw["package"], kw["executable"], kw["name"]) == ("blazepose_ros", "pose_node", "pose_node")
+    assert dict(kw["remappings"]) == {"image": "/cam/image_raw", "camera_info": "/cam/camera_info",
+                                      "image/compressed": "/cam/image_raw/compressed"}
+    assert kw["parameters"] == ["/p/pose.yaml", {"use_sim_time": False}]
+
+    nodes = run(model="lite", delegate="edgetpu", compressed="true", namespace="robot1", gestures="true",
+                rviz="true", use_sim_time="true")
+    pose, gesture, rviz = nodes
+    assert pose.kwargs["namespace"] == "robot1"
+    assert pose.kwargs["parameters"][1] == {"use_sim_time": True, "model": "lite", "delegate": "edgetpu",
+                                            "compressed": True}
+    assert gesture.kwargs["executable"] == "gesture_node"
+    assert dict(gesture.kwargs["remappings"]) == {"poses": "pose_node/poses"}
+    assert rviz.kwargs["executable"] == "rviz2" and rviz.kwargs["arguments"] == ["-d", "/p/pose.rviz"]
+
+
+def test_parameter_file_lists_every_parameter_with_its_default() -> None:
+    import yaml
+
+    from blazepose_ros.ros.pose_node import PARAMS
+
+    text = (ROOT / "config" / "pose.yaml").read_text()
+    params = yaml.safe_load(text)["/**/pose_node"]["ros__parameters"]
+    assert set(params) == {p.name for p in PARAMS}
+    lines = text.splitlines()
+    for spec in PARAMS:
+        assert params[spec.name] == spec.default and type(params[spec.name]) is type(spec.default), spec.name
+        i = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{spec.name}:"))
+        assert lines[i - 1].strip().startswith("#"), f"{spec.name} has no comment"
+        d = spec.descriptor()
+        assert d.description and d.name == spec.name
+        if spec.read_only:
+            assert "read-only" in "\n".join(lines[max(0, i - 3):i]), f"{spec.name}: say (read-only)"
+    read_only = {p.name for p in PARAMS if p.read_only}
+    assert {"model", "model_complexity", "delegate", "num_threads", "compressed", "reliable"} <= read_only
+    ranged = {p.name for p in PARAMS if p.float_range or p.int_range}
+    assert {"min_detection_confidence", "min_tracking_confidence", "model_complexity", "marker_lifetime",
+            "camera_timeout", "num_threads"} <= ranged
+
+
+def test_rviz_config_shows_markers_and_debug_image() -> None:
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "config" / "pose.rviz").read_text())
+    vm = cfg["Visualization Manager"]
+    assert vm["Global Options"]["Fixed Frame"] == FRAME
+    displays = {d["Class"]: d for d in vm["Displays"]}
+    assert displays["rviz_default_plugins/MarkerArray"]["Topic"]["Value"] == "/pose_node/markers"
+    assert displays["rviz_default_plugins/Image"]["Topic"]["Value"] == "/pose_node/debug_image"
+    assert all(d["Enabled"] for d in displays.values())
+    assert not math.isnan(float(vm["Views"]["Current"]["Distance"]))
