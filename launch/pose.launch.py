@@ -53,10 +53,10 @@ def launch_setup(context: LaunchContext) -> list:
         )
     ]
     if arg("gestures") == "true":
-        gesture_params: list = [{"use_sim_time": use_sim_time}]
-        gestures_file = arg("gestures_params_file")
-        if os.path.isfile(gestures_file):
-            gesture_params.insert(0, gestures_file)
+        # gestures.yaml is the gesture -> command map, read by gesture_node from `config_file`
+        gesture_params: dict = {"use_sim_time": use_sim_time}
+        if os.path.isfile(arg("gestures_config")):
+            gesture_params["config_file"] = arg("gestures_config")
         actions.append(Node(
             package=PACKAGE,
             executable="gesture_node",
@@ -64,7 +64,7 @@ def launch_setup(context: LaunchContext) -> list:
             namespace=namespace,
             output="screen",
             emulate_tty=True,
-            parameters=gesture_params,
+            parameters=[gesture_params],
             remappings=[("poses", "pose_node/poses")],
         ))
     if arg("rviz") == "true":
@@ -109,8 +109,8 @@ def generate_launch_description() -> LaunchDescription:
             "gestures", default_value="false", choices=["true", "false"],
             description="also start gesture_node on pose_node's poses"),
         DeclareLaunchArgument(
-            "gestures_params_file", default_value=PathJoinSubstitution([share, "config", "gestures.yaml"]),
-            description="gesture_node parameter file (used when it exists)"),
+            "gestures_config", default_value=PathJoinSubstitution([share, "config", "gestures.yaml"]),
+            description="gesture -> command map for gesture_node (used when the file exists)"),
         DeclareLaunchArgument(
             "rviz", default_value="false", choices=["true", "false"],
             description="start RViz2 showing the markers and the debug image"),

@@ -31,6 +31,7 @@ from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
 from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
+from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
@@ -554,7 +555,8 @@ def test_compressed_input_qos_mismatch_and_no_image_warnings_then_sigterm(
         graph: Graph, start_node: Callable[..., NodeProcess]) -> None:
     from blazepose_ros.ros.image_conversion import rgb_to_compressed_msg
 
-    node = start_node("/t_compressed", params={"compressed": True, "reliable": True, "no_image_warning": 0.5})
+    node = start_node("/t_compressed", params={"compressed": True, "reliable": True, "no_image_warning": 0.5,
+                                               "use_sim_time": True})
     topic = node.topic("image/compressed")
     graph.spin_until(lambda: f"no image received on '{topic}'" in node.stderr(), 20,
                      "the no-image warning naming the resolved topic", node)
@@ -566,13 +568,24 @@ def test_compressed_input_qos_mismatch_and_no_image_warnings_then_sigterm(
 
     pub = graph.node.create_publisher(CompressedImage, topic, RELIABLE)
     poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
+    diags = graph.subscribe(DiagnosticArray, "/diagnostics")
+    # simulated time, as when playing a bag: /clock is 250 ms after the image stamp
+    clock_pub = graph.node.create_publisher(Clock, "/clock", 10)
+    graph.node.create_timer(0.05, lambda: clock_pub.publish(Clock(clock=stamp_of(7.25))))
     graph.wait_connected(pub, node, [node.topic("pose_node/poses")])
+    graph.spin_for(0.3)
     msg = rgb_to_compressed_msg(image_rgb("bus.jpg"), Header(stamp=stamp_of(7.0), frame_id=FRAME), "jpeg")
     pub.publish(msg)
     graph.spin_until(lambda: bool(poses), 15, "poses from a CompressedImage", node)
     got = poses[0][1]
     assert got.header.stamp == msg.header.stamp and got.poses
     assert (got.poses[0].image_width, got.poses[0].image_height) == (810, 1080)
+    # end-to-end latency is measured on the node's clock (sim time here) from the image stamp
+    graph.spin_until(lambda: any((v := diag_values(m, node.ns)) and v["latency_ms"] != "nan"
+                                 for _, m in diags), 5, "diagnostics with a latency", node)
+    latency = next(v["latency_ms"] for _, m in diags
+                   if (v := diag_values(m, node.ns)) and v["latency_ms"] != "nan")
+    assert float(latency) == pytest.approx(250.0, abs=0.2)
     assert_clean_exit(node, signal.SIGTERM)
 
 
@@ -659,7 +672,7 @@ def test_launch_file_arguments_and_nodes(monkeypatch: pytest.MonkeyPatch) -> Non
     def run(**overrides: str) -> list[Any]:
         context = {name: "" for name in declared} | {
             "image": "/cam/image_raw", "camera_info": "/cam/camera_info", "params_file": "/p/pose.yaml",
-            "gestures_params_file": str(ROOT / "config" / "gestures.yaml"), "rviz_config": "/p/pose.rviz",
+            "gestures_config": str(ROOT / "config" / "gestures.yaml"), "rviz_config": "/p/pose.rviz",
             "gestures": "false", "rviz": "false", "use_sim_time": "false"} | overrides
         return opaque[0].kwargs["function"](context)
 
@@ -676,7 +689,11 @@ def test_launch_file_arguments_and_nodes(monkeypatch: pytest.MonkeyPatch) -> Non
     assert pose.kwargs["namespace"] == "robot1"
     assert pose.kwargs["parameters"][1] == {"use_sim_time": True, "model": "lite", "delegate": "edgetpu",
                                             "compressed": True}
-    assert gesture.kwargs["executable"] == "gesture_node"
+    assert gesture.kwargs["executable"] == "gesture_node" and gesture.kwargs["namespace"] == "robot1"
+    assert gesture.kwargs["parameters"] == [{"use_sim_time": True,
+                                             "config_file": str(ROOT / "config" / "gestures.yaml")}]
+    (_, no_map, _) = run(gestures="true", rviz="true", gestures_config="/nonexistent.yaml")
+    assert no_map.kwargs["parameters"] == [{"use_sim_time": False}]
     assert dict(gesture.kwargs["remappings"]) == {"poses": "pose_node/poses"}
     assert rviz.kwargs["executable"] == "rviz2" and rviz.kwargs["arguments"] == ["-d", "/p/pose.rviz"]
 

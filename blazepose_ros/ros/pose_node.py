@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("camera_timeout", 1.0, "Seconds without an image after which tracking is cleared and "
               "the markers are deleted (0 = never).", float_range=(0.0, 3600.0)),
     ParamSpec("no_image_warning", 5.0, "Warn once when no image has arrived this many seconds after "
-              "start (0 = never).", float_range=(0.0, 3600.0)),
+              "start (0 = never).", read_only=True, float_range=(0.0, 3600.0)),
 )
 PARAM_SPECS = {p.name: p for p in PARAMS}
 
@@ -194,7 +195,7 @@ class PoseNode(Node):
             history=HistoryPolicy.KEEP_LAST, depth=1,
             reliability=ReliabilityPolicy.RELIABLE if self._p("reliable") else ReliabilityPolicy.BEST_EFFORT,
             durability=DurabilityPolicy.VOLATILE)
-        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos,
+        events = SubscriptionEventCallbacks(incompatible_qos=partial(self._on_incompatible_qos, "image"),
                                             message_lost=self._on_message_lost)
         if self._p("compressed"):
             self._image_sub = self.create_subscription(
@@ -206,7 +207,8 @@ class PoseNode(Node):
         if self._p("use_camera_info"):
             self._info_sub = self.create_subscription(
                 CameraInfo, "camera_info", self._on_camera_info, image_qos,
-                event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos))
+                event_callbacks=SubscriptionEventCallbacks(
+                    incompatible_qos=partial(self._on_incompatible_qos, "camera_info")))
 
         out_qos = QoSProfile(depth=10)  # reliable, volatile: matches every subscriber
         self._kp_pub = self.create_publisher(PoseKeypoints33, "~/keypoints", out_qos)
@@ -265,12 +267,7 @@ class PoseNode(Node):
         )
 
     def _active_delegate(self) -> str:
-        tracker = self._tracker
-        for attr in ("active_delegate", "delegate_name", "delegate"):
-            name = getattr(tracker, attr, None)
-            if isinstance(name, str):
-                return name
-        return str(self._p("delegate"))
+        return str(self._tracker.active_delegate)
 
     # -- parameters -----------------------------------------------------------------------
 
@@ -306,8 +303,9 @@ class PoseNode(Node):
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
 
-    def _on_incompatible_qos(self, info: QoSRequestedIncompatibleQoSInfo) -> None:
-        topic = self._image_sub.topic_name
+    def _on_incompatible_qos(self, which: str, info: QoSRequestedIncompatibleQoSInfo) -> None:
+        sub = self._info_sub if which == "camera_info" else self._image_sub
+        topic = sub.topic_name if sub is not None else which
         kind = QoSPolicyKind(info.last_policy_kind)
         if kind == QoSPolicyKind.RELIABILITY and self._p("reliable"):
             advice = ("the publisher is BEST_EFFORT but this node asks for RELIABLE: "
@@ -315,7 +313,7 @@ class PoseNode(Node):
         else:
             advice = f"make the publisher's {kind.name} policy compatible with a best-effort keep-last reader"
         self.get_logger().warning(
-            f"a publisher on '{topic}' (or its camera_info) has an incompatible QoS "
+            f"a publisher on '{topic}' has an incompatible QoS "
             f"({kind.name}, {info.total_count} so far) and will deliver nothing: {advice}",
             throttle_duration_sec=5.0)
 
@@ -400,8 +398,8 @@ class PoseNode(Node):
         if stamp_ns == 0:
             self.get_logger().warning("images have no header stamp: using the node clock instead "
                                    "(fix the camera driver for correct smoothing and latency)", once=True)
-            stamp_ns = self.get_clock().now().nanoseconds
-            header.stamp = self.get_clock().now().to_msg()
+            now = self.get_clock().now()
+            stamp_ns, header.stamp = now.nanoseconds, now.to_msg()
         with self._tracker_lock:
             tracker = self._tracker
             if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
