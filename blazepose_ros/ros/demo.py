@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         if gestures:
             procs["gesture_node"] = _start(
                 "blazepose_ros.ros.gesture_node",
-                ["-r", "poses:=/pose_node/poses", "--params-file", str(ROOT / "config" / "gestures.yaml")],
+                ["-r", "poses:=/pose_node/poses"],
                 env, logs / "gesture_node.log")
         # start the camera only once the pose node listens, so no frame is lost to start-up
         deadline = time.monotonic() + 60
