@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Side-by-side speed: MediaPipe's Pose solution vs our PoseTracker vs the bare landmark model.
+
+    . scripts/env.sh && python bench/bench_vs_mediapipe.py [--rounds 3] [--frames 90] [--cpu 0]
+
+On the same frames, in one run, tracking mode with landmark smoothing, one thread:
+* ``mediapipe``: ``mp.solutions.pose.Pose(model_complexity=1)`` (0.10.21) in the
+  reference venv (bench/reference_env.sh), a persistent subprocess that times each
+  ``process()`` call itself and reports the numbers;
+* ``ours``: ``PoseTracker(model="full", num_threads=1).process()``;
+* ``floor``: ``interpreter.invoke()`` alone on the full landmark model (XNNPACK,
+  1 thread) -- what any implementation pays per tracked frame.
+Sequences: test/data/sample_people.mp4 (640x480) and the same virtual camera over
+zidane.jpg rendered at 1280x720 (blazepose_ros.core.media.motion_frames).
+Both processes are pinned to the same single CPU (MediaPipe sizes its own thread
+pools; pinning keeps it to one core) and run one at a time. Each round runs every
+implementation once per sequence in a rotating order, after one untimed warm-up
+pass each; per-frame times of all rounds are pooled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- reference-venv half
+
+def mp_worker(inputs: Path, cpu: int) -> None:
+    """Serve timing requests on stdin: one JSON line {"seq": name} -> {"ms": [...], "poses": n}."""
+    os.sched_setaffinity(0, {cpu})
+    import mediapipe as mp
+    import numpy as np
+
+    data = np.load(inputs)
+    seqs: dict[str, list[Any]] = {}
+    for k in sorted(data.files):
+        name, _, _ = k.rpartition("_")
+        seqs.setdefault(name, []).append(data[k])
+    print(json.dumps({"ready": True, "mediapipe": mp.__version__}), flush=True)
+    for line in sys.stdin:
+        req = json.loads(line)
+        frames = seqs[req["seq"]]
+        ms, poses = [], 0
+        with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
+                                    enable_segmentation=False) as pose:
+            for f in frames:
+                t0 = time.perf_counter()
+                res = pose.process(f)
+                ms.append((time.perf_counter() - t0) * 1e3)
+                poses += res.pose_landmarks is not None
+        print(json.dumps({"ms": ms, "poses": poses}), flush=True)
+
+
+# --------------------------------------------------------------------------- project half
+
+class MediaPipeProcess:
+    def __init__(self, seqs: dict[str, list[Any]], cpu: int, tmp: Path) -> None:
+        import numpy as np
+
+        sys.path.insert(0, str(ROOT))
+        from bench.make_reference import reference_python
+
+        npz = tmp / "bench_frames.npz"
+        np.savez(npz, **{f"{name}_{i:05d}": f for name, fr in seqs.items() for i, f in enumerate(fr)})
+        env = dict(os.environ, GLOG_minloglevel="2", TF_CPP_MIN_LOG_LEVEL="2")
+        for var in ("PYTHONPATH", "LD_LIBRARY_PATH", "VIRTUAL_ENV"):
+            env.pop(var, None)
+        self.proc = subprocess.Popen(
+            [reference_python(), str(Path(__file__).resolve()), "--worker", str(npz), "--cpu", str(cpu)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        hello = json.loads(self._readline())
+        self.version = hello["mediapipe"]
+
+    def _readline(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"MediaPipe worker exited ({self.proc.poll()})")
+        return line
+
+    def run(self, seq: str) -> tuple[list[float], int]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"seq": seq}) + "\n")
+        self.proc.stdin.flush()
+        out = json.loads(self._readline())
+        return out["ms"], out["poses"]
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def run_ours(frames: list[Any], stamp_step: float) -> tuple[list[float], int, dict[str, float]]:
+    import numpy as np
+
+    from blazepose_ros.core import PoseTracker
+
+    tracker = PoseTracker(model="full", delegate="cpu", num_threads=1, static_image_mode=False, smooth=True)
+    ms, poses, parts = [], 0, {}
+    for i, f in enumerate(frames):
+        t0 = time.perf_counter()
+        out = tracker.process(f, (i + 1) * stamp_step)
+        ms.append((time.perf_counter() - t0) * 1e3)
+        poses += bool(out)
+        for k, v in getattr(tracker, "last_timings", {}).items():
+            parts.setdefault(k, []).append(v * 1e3)
+    return ms, poses, {k: float(np.median(v)) for k, v in parts.items()}
+
+
+def run_floor(model: Any, n: int, crop: Any) -> list[float]:
+    view = model.input_view()
+    view[0] = crop
+    del view
+    ms = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        model.invoke()
+        ms.append((time.perf_counter() - t0) * 1e3)
+    return ms
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--frames", type=int, default=90, help="frames per sequence")
+    ap.add_argument("--cpu", type=int, default=0, help="the one CPU every implementation is pinned to")
+    ap.add_argument("--json", type=Path, help="also write the numbers here")
+    ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        mp_worker(args.worker, args.cpu)
+        return 0
+
+    import tempfile
+
+    import cv2
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from bench import parity_lib as pl
+    from blazepose_ros.core.inference import TFLiteModel
+    from blazepose_ros.core.media import motion_frames
+    from blazepose_ros.core.models import resolve_model
+
+    os.sched_setaffinity(0, {args.cpu})
+    zidane = cv2.imread(str(pl.DATA / "zidane.jpg"))
+    seqs = {
+        "640x480": pl.video_rgb_frames(pl.DATA / pl.VIDEO, args.frames),
+        "1280x720": [np.ascontiguousarray(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+                     for f in motion_frames(zidane, args.frames, size=(1280, 720))],
+    }
+    floor_model = TFLiteModel(resolve_model("full").path, "cpu", 1)
+    crop = np.random.default_rng(0).random(floor_model.input_shape[1:], np.float32)
+    impls = ("mediapipe", "ours", "floor")
+    times: dict[tuple[str, str], list[float]] = {(s, i): [] for s in seqs for i in impls}
+    poses: dict[tuple[str, str], int] = {}
+    parts: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bp_bench_") as tmp:
+        mp_proc = MediaPipeProcess(seqs, args.cpu, Path(tmp))
+        try:
+            for seq, frames in seqs.items():  # warm-up, untimed
+                mp_proc.run(seq)
+                run_ours(frames, pl.MP_STAMP_STEP_S)
+                run_floor(floor_model, 10, crop)
+            for r in range(args.rounds):
+                order = impls[r % 3:] + impls[: r % 3]
+                for seq, frames in seqs.items():
+                    for impl in order:
+                        if impl == "mediapipe":
+                            ms, n = mp_proc.run(seq)
+                            poses[(seq, impl)] = n
+                        elif impl == "ours":
+                            ms, n, parts[seq] = run_ours(frames, pl.MP_STAMP_STEP_S)
+                            poses[(seq, impl)] = n
+                        else:
+                            ms = run_floor(floor_model, len(frames), crop)
+                        times[(seq, impl)] += ms
+                print(f"[bench] round {r + 1}/{args.rounds} done", file=sys.stderr)
+        finally:
+            mp_proc.close()
+
+    def stats(v: list[float]) -> tuple[float, float]:
+        a = np.asarray(v)
+        return float(np.median(a)), float(np.percentile(a, 90))
+
+    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs; every implementation pinned to CPU {args.cpu}, "
+          f"1 interpreter thread; mediapipe {mp_proc.version}; {args.rounds} rounds x {args.frames} frames "
+          "per sequence after a warm-up pass; tracking mode with smoothing")
+    head = ("sequence", "impl", "median ms", "p90 ms", "fps", "poses", "ours/floor", "mediapipe/ours")
+    rows = []
+    result: dict[str, Any] = {"machine": cpu_model(), "cpus": os.cpu_count(), "mediapipe": mp_proc.version,
+                              "rounds": args.rounds, "frames": args.frames, "sequences": {}}
+    for seq in seqs:
+        med = {i: stats(times[(seq, i)]) for i in impls}
+        result["sequences"][seq] = {i: {"median_ms": med[i][0], "p90_ms": med[i][1]} for i in impls}
+        result["sequences"][seq]["ours_parts_median_ms"] = parts.get(seq, {})
+        for i in impls:
+            rows.append((seq, i, f"{med[i][0]:.2f}", f"{med[i][1]:.2f}", f"{1000 / med[i][0]:.1f}",
+                         "-" if i == "floor" else f"{poses[(seq, i)]}/{len(seqs[seq])}",
+                         f"{med['ours'][0] / med['floor'][0]:.2f}" if i == "ours" else "",
+                         f"{med['mediapipe'][0] / med['ours'][0]:.2f}" if i == "mediapipe" else ""))
+    widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(head)]
+    for r in (head, tuple("-" * w for w in widths), *rows):
+        cells = zip(r, widths, strict=True)
+        print("  ".join(s.ljust(w) if k < 2 else s.rjust(w) for k, (s, w) in enumerate(cells)))
+    for seq, p in parts.items():
+        print(f"ours, {seq}, median per stage (ms): " + ", ".join(f"{k} {v:.2f}" for k, v in p.items()))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
