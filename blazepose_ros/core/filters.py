@@ -59,6 +59,15 @@ def one_euro_alpha(cutoff: float | np.ndarray, frequency: float) -> np.ndarray:
         return 1.0 / (1.0 + tau / te)
 
 
+def _scalar_alpha(cutoff: float, frequency: float) -> float:
+    """:func:`one_euro_alpha` for one positive cutoff, in Python floats (the same double ops)."""
+    if not cutoff > 0.0 or not frequency > 0.0:
+        return float(one_euro_alpha(cutoff, frequency))
+    te = 1.0 / frequency
+    tau = 1.0 / (2.0 * math.pi * cutoff)
+    return 1.0 / (1.0 + tau / te)
+
+
 class LowPassFilter:
     """Exponential low-pass filter with float32 state, vectorised over a fixed-shape array.
 
@@ -73,6 +82,7 @@ class LowPassFilter:
         self.alpha: np.ndarray | np.float32 = self._alpha_init
         self.raw: np.ndarray | None = None
         self.stored: np.ndarray | None = None
+        self._scratch: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def initialized(self) -> bool:
@@ -88,20 +98,30 @@ class LowPassFilter:
         """Set α (scalar or per element); elements outside [0, 1] keep their previous α."""
         new = np.asarray(alpha, dtype=_F32)
         bad = (new < 0.0) | (new > 1.0)  # NaN compares false, so it is accepted (as in C++)
-        if np.any(bad):
+        if bad.any():
             new = np.where(bad, np.broadcast_to(self.alpha, new.shape), new).astype(_F32)
         self.alpha = new
 
     def apply(self, values: np.ndarray) -> np.ndarray:
-        """Filter ``values`` with the current α; returns a new float32 array."""
+        """Filter ``values`` with the current α; returns a new float32 array.
+
+        ``α·v`` is a float32 product, ``(1 − α)·prev`` and the sum are float64, the
+        result is rounded to float32 (the reference's arithmetic), computed in place in
+        the filter's own scratch buffers.
+        """
         v = np.array(values, dtype=_F32, copy=True)
         if self.stored is None or self.stored.shape != v.shape:
             out = v.copy()
         else:
             a32 = np.asarray(self.alpha, dtype=_F32)
-            weighted = (a32 * v).astype(_F64)  # float32 product
-            keep = (1.0 - a32.astype(_F64)) * self.stored.astype(_F64)  # double complement
-            out = (weighted + keep).astype(_F32)
+            if self._scratch is None or self._scratch[0].shape != v.shape:
+                self._scratch = (np.empty(v.shape, _F32), np.empty(v.shape, _F64))
+            weighted, keep = self._scratch
+            np.multiply(a32, v, out=weighted)  # float32 product
+            np.subtract(1.0, a32, out=keep, dtype=_F64)  # double complement
+            np.multiply(keep, self.stored, out=keep, dtype=_F64)
+            np.add(weighted, keep, out=keep, dtype=_F64)
+            out = keep.astype(_F32)
         self.raw = v
         self.stored = out
         return out.copy()
@@ -161,7 +181,7 @@ class OneEuroFilter:
             dv = (v32.astype(_F64) - prev_raw.astype(_F64)) * float(value_scale) * self.frequency
         else:
             dv = np.zeros(v32.shape, _F64)
-        edv = self.dx.apply_with_alpha(dv, _F32(one_euro_alpha(self.derivate_cutoff, self.frequency)))
+        edv = self.dx.apply_with_alpha(dv, _F32(_scalar_alpha(self.derivate_cutoff, self.frequency)))
         cutoff = self.min_cutoff + self.beta * np.abs(edv.astype(_F64))
         return self.x.apply_with_alpha(v32, one_euro_alpha(cutoff, self.frequency).astype(_F32))
 

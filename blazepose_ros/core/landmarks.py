@@ -78,38 +78,44 @@ def refine_from_heatmap(landmarks: np.ndarray, heatmap: np.ndarray, kernel_size:
     cells around int(x*Wh), int(y*Hh) (clipped at the edges) gives
     x = sum(col*conf)/Wh/sum(conf), y likewise, if max(conf) >= min_confidence.
     Sums run sequentially in float32 like the reference loop (row-major).
+
+    Vectorised over landmarks: one gather of every window from the flat
+    heatmap, one sigmoid, one sequential reduction for the three sums.
     """
     out = landmarks.astype(F32, copy=True)
-    hm_h, hm_w, n = heatmap.shape
-    n = min(n, out.shape[0])
-    x = out[:n, 0] * F32(hm_w)
-    y = out[:n, 1] * F32(hm_h)
-    ok = np.isfinite(x) & np.isfinite(y)
-    # C++ int conversion truncates toward zero
-    col = np.trunc(np.where(ok, np.clip(x, -1e6, 1e6), -1)).astype(np.int64)
-    row = np.trunc(np.where(ok, np.clip(y, -1e6, 1e6), -1)).astype(np.int64)
-    inside = ok & (col >= 0) & (col < hm_w) & (row >= 0) & (row < hm_h)
-    idx = np.nonzero(inside)[0]
+    hm_h, hm_w, n_ch = heatmap.shape
+    n = min(n_ch, out.shape[0])
+    xy = out[:n, :2] * np.array([hm_w, hm_h], F32)
+    # fmax/fmin map NaN to -1 and clamp infinities (both then fall outside); the int cast
+    # truncates toward zero like C++ int conversion
+    cr = np.fmin(np.fmax(xy, F32(-1.0)), F32(1e6)).astype(np.int64)  # (n, 2): col, row
+    inside = ((cr >= 0) & (cr < (hm_w, hm_h))).all(axis=1)
+    idx = np.flatnonzero(inside)
     if idx.size == 0:
         return out
+    m = idx.size
     off = (kernel_size - 1) // 2
-    steps = np.arange(-off, off + 1)
-    rows = row[idx, None] + steps  # (m, k)
-    cols = col[idx, None] + steps
-    rvalid = (rows >= 0) & (rows < hm_h)
-    cvalid = (cols >= 0) & (cols < hm_w)
-    rows_c = np.clip(rows, 0, hm_h - 1)
-    cols_c = np.clip(cols, 0, hm_w - 1)
-    logits = heatmap[rows_c[:, :, None], cols_c[:, None, :], idx[:, None, None]]  # (m, k, k)
-    conf = sigmoid(logits)
-    valid = rvalid[:, :, None] & cvalid[:, None, :]
-    conf = np.where(valid, conf, F32(0.0)).reshape(idx.size, -1)  # +0.0 leaves sums unchanged
-    colw = np.broadcast_to(cols_c[:, None, :], (idx.size, steps.size, steps.size)).reshape(idx.size, -1)
-    roww = np.broadcast_to(rows_c[:, :, None], (idx.size, steps.size, steps.size)).reshape(idx.size, -1)
-    total = np.cumsum(conf, axis=1, dtype=F32)[:, -1]
-    wcol = np.cumsum(colw.astype(F32) * conf, axis=1, dtype=F32)[:, -1]
-    wrow = np.cumsum(roww.astype(F32) * conf, axis=1, dtype=F32)[:, -1]
-    maxc = conf.max(axis=1)
+    steps = np.arange(-off, off + 1)[:, None]
+    k = steps.shape[0]
+    # window-cell-major layout (k, k, m), so the sums below reduce the outer axis
+    cols = cr[idx, 0] + steps  # (k, m)
+    rows = cr[idx, 1] + steps
+    cols_c = np.minimum(np.maximum(cols, 0), hm_w - 1)
+    rows_c = np.minimum(np.maximum(rows, 0), hm_h - 1)
+    flat = (rows_c[:, None, :] * (hm_w * n_ch) + cols_c[None, :, :] * n_ch) + idx
+    conf = sigmoid(heatmap.reshape(-1)[flat])  # (k, k, m)
+    if cols[0].min() < 0 or rows[0].min() < 0 or cols[-1].max() >= hm_w or rows[-1].max() >= hm_h:
+        valid = ((rows >= 0) & (rows < hm_h))[:, None, :] & ((cols >= 0) & (cols < hm_w))[None, :, :]
+        conf = np.where(valid, conf, F32(0.0))  # +0.0 leaves the sums unchanged
+    terms = np.empty((k, k, 3, m), F32)
+    terms[:, :, 0] = conf
+    np.multiply(cols_c[None, :, :].astype(F32), conf, out=terms[:, :, 1])
+    np.multiply(rows_c[:, None, :].astype(F32), conf, out=terms[:, :, 2])
+    # Reducing the outer (window-cell) axis of a C-contiguous array adds one row of
+    # partial sums per cell: a sequential float32 sum in the reference's row-major cell
+    # order (numpy's pairwise summation applies only along the contiguous axis).
+    total, wcol, wrow = np.add.reduce(terms.reshape(k * k, 3, m), axis=0, dtype=F32)
+    maxc = conf.reshape(k * k, m).max(axis=0)
     refine = (maxc >= F32(min_confidence)) & (total > 0)
     sel = idx[refine]
     out[sel, 0] = wcol[refine] / F32(hm_w) / total[refine]
@@ -181,13 +187,11 @@ class PoseLandmarker:
                                  "decode": time.perf_counter() - t2}
             return None
         s = F32(o.input_size)
-        raw = self.model.output_view(self._idx["landmarks"]).reshape(NUM_RAW, 5).astype(F32)
+        raw = self.model.output_view(self._idx["landmarks"]).reshape(NUM_RAW, 5)
         lm = np.empty((NUM_RAW, 5), F32)
-        lm[:, 0] = raw[:, 0] / s
-        lm[:, 1] = raw[:, 1] / s
-        lm[:, 2] = raw[:, 2] / s
-        lm[:, 3] = sigmoid(raw[:, 3])
-        lm[:, 4] = sigmoid(raw[:, 4])
+        np.divide(raw[:, :3], s, out=lm[:, :3], dtype=F32)
+        lm[:, 3:] = sigmoid(raw[:, 3:])
+        del raw
         if o.refine_kernel_size > 0:
             heatmap = self.model.output_view(self._idx["heatmap"])[0]
             lm = refine_from_heatmap(lm, heatmap, o.refine_kernel_size, o.min_confidence_to_refine)
