@@ -61,6 +61,8 @@ export _ROS_WHEELS_BOOTSTRAP_COMPLETE=1
 export RMW_IMPLEMENTATION="\${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 # DDS stays on this machine
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+# camera-sized frames over shared memory without best-effort losses (see the file's comment)
+export FASTDDS_DEFAULT_PROFILES_FILE="\${FASTDDS_DEFAULT_PROFILES_FILE:-$ROOT/config/fastdds_large_frames.xml}"
 export ROS_LOCALHOST_ONLY=0
 ENV
 
