@@ -58,7 +58,6 @@ def run(args: argparse.Namespace) -> int:
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import Twist
-    from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
     from visualization_msgs.msg import MarkerArray
 
@@ -90,16 +89,11 @@ def run(args: argparse.Namespace) -> int:
     bag_path = out / "demo.mcap"
     recorder = McapRecorder(node, bag_path, topics, {})
 
-    frames_in = 0
     latencies_ms: list[float] = []
     people_frames = 0
     poses_out = 0
     last_diag: dict[str, str] = {}
     writer: cv2.VideoWriter | None = None
-
-    def on_image(_msg: Image) -> None:
-        nonlocal frames_in
-        frames_in += 1
 
     def on_poses(msg: PoseKeypoints33Array) -> None:
         nonlocal poses_out, people_frames
@@ -121,7 +115,6 @@ def run(args: argparse.Namespace) -> int:
             if "pose" in status.name.lower():
                 last_diag.update({kv.key: kv.value for kv in status.values})
 
-    node.create_subscription(Image, "/camera/image_raw", on_image, qos_profile_sensor_data)
     node.create_subscription(PoseKeypoints33Array, "/pose_node/poses", on_poses, 100)
     node.create_subscription(Image, "/pose_node/debug_image", on_debug, 100)
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
@@ -129,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     logs = out / "logs"
     logs.mkdir(exist_ok=True)
     procs: dict[str, subprocess.Popen] = {}
+    streaming_diag: dict[str, str] = {}
     try:
         procs["pose_node"] = _start("blazepose_ros.ros.pose_node",
                                     ["--params-file", str(args.params), *CAMERA_REMAPS],
@@ -140,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                 env, logs / "gesture_node.log")
         # start the camera only once the pose node listens, so no frame is lost to start-up
         deadline = time.monotonic() + 60
-        while node.count_subscribers("/camera/image_raw") < 2 and time.monotonic() < deadline:
+        while node.count_subscribers("/camera/image_raw") < 1 and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)
             if procs["pose_node"].poll() is not None:
                 print((logs / "pose_node.log").read_text(), file=sys.stderr)
@@ -160,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
                     print(f"[demo] {name} exited early with {p.returncode}; see {logs / name}.log",
                           file=sys.stderr)
                     return 1
+        streaming_diag = dict(last_diag)  # before the camera stops and the rates fall
         _stop(procs.pop("video_publisher"))
         t_drain = time.monotonic() + 1.0
         while time.monotonic() < t_drain:
@@ -172,13 +167,14 @@ def run(args: argparse.Namespace) -> int:
         node.destroy_node()
         rclpy.try_shutdown()
 
+    frames_in = int(streaming_diag.get("frames_received", 0))
     summary = {
         "frames_in": frames_in,
         "frames_out": poses_out,
         "frames_with_person": people_frames,
         "output_rate_hz": round(poses_out / args.duration, 2),
         "latency_ms": _percentiles(latencies_ms),
-        "pose_node_diagnostics": last_diag,
+        "pose_node_diagnostics": streaming_diag,
         "recorded_messages": recorder.counts,
         "node_exit_codes": codes,
         "bag": str(bag_path),
@@ -192,8 +188,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"[demo] end-to-end latency ms: p50 {lat['p50']}  p90 {lat['p90']}  p99 {lat['p99']}  "
               f"max {lat['max']}")
     for key in ("active_delegate", "detector_runs", "dropped_frames", "processing_time_ms"):
-        if key in last_diag:
-            print(f"[demo] {key}: {last_diag[key]}")
+        if key in streaming_diag:
+            print(f"[demo] {key}: {streaming_diag[key]}")
     print(f"[demo] bag: {bag_path} {recorder.counts}")
     print(f"[demo] annotated video: {out / 'annotated.mp4'}; summary: {out / 'summary.json'}")
     bad = {n: c for n, c in codes.items() if c not in (0, -signal.SIGINT)}
