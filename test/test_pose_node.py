@@ -243,6 +243,7 @@ def points_array(points: Any) -> np.ndarray:
 # tests
 
 
+@pytest.mark.usefixtures("data_dir")  # real test media (scripts/setup.sh)
 def test_keypoints_equal_the_core_pipeline_with_source_header_markers_debug_image_camera_points(
         graph: Graph, start_node: Callable[..., NodeProcess]) -> None:
     from blazepose_ros.core import PoseTracker
@@ -346,6 +347,7 @@ def test_keypoints_equal_the_core_pipeline_with_source_header_markers_debug_imag
     assert_clean_exit(node)
 
 
+@pytest.mark.usefixtures("data_dir")  # real test media (scripts/setup.sh)
 def test_invalid_parameters_are_rejected_with_a_reason(graph: Graph,
                                                        start_node: Callable[..., NodeProcess]) -> None:
     node = start_node("/t_params", params={"reliable": True})
@@ -396,6 +398,7 @@ def test_invalid_parameters_are_rejected_with_a_reason(graph: Graph,
     assert_clean_exit(node)
 
 
+@pytest.mark.usefixtures("data_dir")  # real test media (scripts/setup.sh)
 def test_bad_images_are_counted_and_the_next_good_frame_is_processed(
         graph: Graph, start_node: Callable[..., NodeProcess]) -> None:
     from blazepose_ros.ros.image_conversion import rgb_to_image_msg
@@ -407,8 +410,9 @@ def test_bad_images_are_counted_and_the_next_good_frame_is_processed(
     markers = graph.subscribe(MarkerArray, node.topic("pose_node/markers"))
     diags = graph.subscribe(DiagnosticArray, "/diagnostics")
     graph.wait_connected(image_pub, node, [node.topic("pose_node/poses"), node.topic("pose_node/markers")])
-    # bus.jpg at 320x427: best-effort samples of several 100 kB are often lost whole over
-    # Fast DDS' default transports here (2.6 MB ones always), ~400 kB ones get through
+    # bus.jpg at 320x427 (400 kB): Fast DDS loses best-effort samples over its default 512 KiB
+    # shared-memory segment unless the sender (this process) runs with
+    # config/fastdds_large_frames.xml, which scripts/env.sh sets; small frames pass either way
     bus = cv2.resize(image_rgb("bus.jpg"), (320, 427), interpolation=cv2.INTER_AREA)
 
     def send_until_answered(msg: Image) -> PoseKeypoints33Array:
@@ -475,6 +479,7 @@ def test_bad_images_are_counted_and_the_next_good_frame_is_processed(
     assert_clean_exit(node)
 
 
+@pytest.mark.usefixtures("data_dir")  # real test media (scripts/setup.sh)
 def test_flood_keeps_latency_bounded_and_reports_drops(
         graph: Graph, start_node: Callable[..., NodeProcess]) -> None:
     node = start_node("/t_flood")
@@ -551,6 +556,7 @@ def test_flood_keeps_latency_bounded_and_reports_drops(
     assert_clean_exit(node)
 
 
+@pytest.mark.usefixtures("data_dir")  # real test media (scripts/setup.sh)
 def test_compressed_input_qos_mismatch_and_no_image_warnings_then_sigterm(
         graph: Graph, start_node: Callable[..., NodeProcess]) -> None:
     from blazepose_ros.ros.image_conversion import rgb_to_compressed_msg

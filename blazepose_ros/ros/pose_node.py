@@ -162,6 +162,7 @@ class PoseNode(Node):
         for spec in PARAMS:
             self.declare_parameter(spec.name, spec.default, spec.descriptor())
         self._tracker: Any = None
+        self._detector_runs_before = 0  # detector runs of trackers replaced by parameter changes
         self._tracker_lock = threading.Lock()
         self._stats = Stats()
         self._cond = threading.Condition()
@@ -175,8 +176,7 @@ class PoseNode(Node):
         self._person_visible = False
         self._timed_out = False
         self._warned_no_camera_info = False
-        self._diag_prev = (time.monotonic(), 0, 0)
-        self._diag_errors_prev = 0
+        self._diag_prev = (time.monotonic(), 0, 0, 0, 0)  # time, received, processed, lost, errors
         self._last_header: Any = None
 
     # -- start-up -------------------------------------------------------------------------
@@ -281,6 +281,7 @@ class PoseNode(Node):
         except Exception as e:  # keep the running tracker; tell the caller why
             return SetParametersResult(successful=False, reason=f"could not rebuild the tracker: {e}")
         with self._tracker_lock:
+            self._detector_runs_before += self._tracker.detector_runs
             self._tracker = tracker
             self._last_stamp_ns = None
         self.get_logger().info(f"tracker rebuilt for {', '.join(sorted(changes))}")
@@ -333,8 +334,9 @@ class PoseNode(Node):
                 f"({self.count_publishers(topic)} publisher(s) on it). Check the remapping "
                 "(image:=/your/camera/image_raw), that the camera runs, ROS_DOMAIN_ID, and the QoS: "
                 + ("a best-effort camera needs reliable:=false. " if self._p("reliable") else
-                   "large images over best effort can be lost in transport (try reliable:=true with a "
-                   "reliable camera, or FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA)."))
+                   "Fast DDS loses best-effort images over 512 KiB unless the camera node runs with "
+                   "FASTDDS_DEFAULT_PROFILES_FILE=<blazepose_ros share>/config/fastdds_large_frames.xml "
+                   "(or use reliable:=true with a reliable camera)."))
 
     # -- worker thread --------------------------------------------------------------------
 
@@ -511,15 +513,23 @@ class PoseNode(Node):
                           conv=s.conversion_errors, proc_err=s.processing_errors, people=s.people,
                           resets=s.timestamp_resets, timeouts=s.camera_timeouts,
                           last=s.last_image_monotonic)
-        t_prev, received_prev, processed_prev = self._diag_prev
-        self._diag_prev = (now, totals["received"], totals["processed"])
+        errors_now = totals["conv"] + totals["proc_err"]
+        t_prev, received_prev, processed_prev, lost_prev, errors_prev = self._diag_prev
+        self._diag_prev = (now, totals["received"], totals["processed"], totals["lost"], errors_now)
         dt = max(now - t_prev, 1e-6)
-        in_rate = (totals["received"] - received_prev) / dt
+        received_in_window = totals["received"] - received_prev
+        in_rate = received_in_window / dt
         out_rate = (totals["processed"] - processed_prev) / dt
         tracker = self._tracker
-        errors_now = totals["conv"] + totals["proc_err"]
-        errors_in_window = errors_now - self._diag_errors_prev
-        self._diag_errors_prev = errors_now
+        errors_in_window = errors_now - errors_prev
+        lost_in_window = totals["lost"] - lost_prev
+        if lost_in_window > max(5, received_in_window) and not self._p("reliable"):
+            self.get_logger().warning(
+                f"{lost_in_window} of {lost_in_window + received_in_window} images in the "
+                f"last {dt:.1f} s were lost in transport before reaching this node (large images over "
+                "best-effort QoS): run the camera node with FASTDDS_DEFAULT_PROFILES_FILE=<blazepose_ros "
+                "share>/config/fastdds_large_frames.xml, or set reliable:=true if the camera publishes "
+                "RELIABLE", once=True)
 
         level, message = DiagnosticStatus.OK, f"tracking {totals['people']} person(s)"
         if totals["last"] is None:
@@ -545,7 +555,7 @@ class PoseNode(Node):
             "latency_max_ms": ms(lat, np.max),
             "active_delegate": self._active_delegate(),
             "model": str(self._model_name()),
-            "detector_runs": str(getattr(tracker, "detector_runs", "n/a")),
+            "detector_runs": str(self._detector_runs_before + tracker.detector_runs),
             "frames_received": str(totals["received"]),
             "frames_processed": str(totals["processed"]),
             "dropped_frames": str(totals["dropped"]),
