@@ -16,6 +16,7 @@ from blazepose_ros.core.detector import (
     decode_boxes,
     detection_to_rect,
     generate_anchors,
+    input_lut,
     iou,
     remove_letterbox,
     sigmoid_scores,
@@ -179,11 +180,23 @@ def test_detector_input_is_letterboxed_in_minus_one_one(detector, data_dir):
     pad = detector.preprocess(img)
     np.testing.assert_allclose(pad, [0.125, 0, 0.125, 0], atol=1e-7)
     x = detector.model.input_view()[0].copy()
-    assert x.dtype == np.float32 and x.min() >= -1.0 and x.max() <= 1.0
+    # u8 * float32(2/255) - 1 rounded once (OpenCV convertTo): 255 maps to 1 + 1 ulp
+    assert x.dtype == np.float32 and x.min() >= -1.0 and x.max() <= np.nextafter(np.float32(1), 2)
     assert np.all(x[:, :27] == -1.0) and np.all(x[:, 198:] == -1.0)  # zero border -> -1
     # the middle equals the uint8 crop scaled by 2/255 - 1
     crop = detector._crop.astype(np.float32)
     np.testing.assert_allclose(x, crop * np.float32(2 / 255) - 1, atol=1e-6)
+    fused = (detector._crop.astype(np.float64) * np.float64(np.float32(2) / np.float32(255)) - 1.0)
+    assert np.array_equal(x, fused.astype(np.float32))  # one rounding, not two
+
+
+def test_input_lut_rounds_once() -> None:
+    scale, offset = np.float32(np.float32(2) / np.float32(255)), np.float32(-1)
+    lut = input_lut(scale, offset).reshape(-1)
+    two_roundings = np.arange(256).astype(np.float32) * scale + offset
+    assert lut[0] == -1 and lut[255] == np.nextafter(np.float32(1), 2)
+    assert 0 < np.count_nonzero(lut != two_roundings) < 256
+    assert np.abs(lut - two_roundings).max() <= np.float32(1.2e-7)
 
 
 def test_detector_finds_the_person_in_bus(detector, data_dir):

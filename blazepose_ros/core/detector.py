@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from .geometry import (
@@ -26,6 +27,7 @@ from .geometry import (
 )
 from .inference import TFLiteModel
 from .models import ModelError
+from .refmath import sigmoid
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class DetectorOptions:
     roi_start_keypoint: int = 0  # mid-hip
     roi_end_keypoint: int = 1  # full-body size/rotation point
     roi_scale: float = 1.25
+    # score sigmoid with glibc-rounded expf instead of np.exp (bit-exact with MediaPipe)
+    reference_math: bool = False
     anchors: AnchorOptions = field(default_factory=AnchorOptions)
 
 
@@ -167,11 +171,26 @@ def decode_boxes(raw: np.ndarray, anchors: np.ndarray, opts: DetectorOptions) ->
     return out
 
 
-def sigmoid_scores(raw_scores: np.ndarray, clip: float) -> np.ndarray:
-    """Score logits -> probabilities, logits clipped to [-clip, clip] first (float32)."""
+def sigmoid_scores(raw_scores: np.ndarray, clip: float, exact: bool = False) -> np.ndarray:
+    """Score logits -> probabilities, logits clipped to [-clip, clip] first (float32).
+
+    exp(100) overflows float32 to inf -> score 0, as in C++. ``exact``: glibc-rounded
+    ``expf`` (:mod:`.refmath`) instead of ``np.exp``.
+    """
     s = np.clip(raw_scores.astype(F32).reshape(-1), F32(-clip), F32(clip))
-    with np.errstate(over="ignore"):  # exp(100) overflows float32 to inf -> score 0, as in C++
-        return F32(1.0) / (F32(1.0) + np.exp(-s))
+    return sigmoid(s, exact)
+
+
+def input_lut(scale: np.float32, offset: np.float32) -> np.ndarray:
+    """(1, 256) float32 table of ``u * scale + offset`` for u8 ``u``, rounded once.
+
+    MediaPipe (OpenCV ``convertTo``) rounds ``u * scale + offset`` once; a float32
+    multiply then add rounds twice and differs by one ulp on some values. The
+    product of a u8 and a float32 and its sum with a float32 offset in [-1, 1] are
+    exact in float64, so one float64 evaluation rounded to float32 is the fused result.
+    """
+    u = np.arange(256, dtype=np.float64)
+    return (u * np.float64(scale) + np.float64(offset)).astype(F32).reshape(1, 256)
 
 
 def to_detections(decoded: np.ndarray, scores: np.ndarray, min_score: float) -> list[Detection]:
@@ -291,6 +310,7 @@ class PoseDetector:
                              f"{n} anchors x {self.options.num_coords} coords + scores")
         self._crop = np.empty((s, s, 3), np.uint8)
         self._scale, self._offset = value_range_transform(-1.0, 1.0)
+        self._lut = input_lut(self._scale, self._offset)
         self.last_padding = np.zeros(4, F32)
         self.last_timings: dict[str, float] = {}
 
@@ -301,9 +321,10 @@ class PoseDetector:
         roi, padding = pad_roi(whole_image_rect(w, h), s, s, keep_aspect_ratio=True)
         warp_crop(rgb, crop_matrix(roi, s, s), s, s, border_replicate=False, dst=self._crop)
         view = self.model.input_view()
-        np.multiply(self._crop, self._scale, out=view[0], dtype=F32)
-        view += self._offset
-        del view
+        res = cv2.LUT(self._crop, self._lut, dst=view[0])  # u8 -> float32, one rounding
+        if res.ctypes.data != view[0].ctypes.data:  # OpenCV reallocated: copy in
+            view[0] = res
+        del view, res
         return padding
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
@@ -315,7 +336,7 @@ class PoseDetector:
         t2 = time.perf_counter()
         raw_boxes = self.model.output_view(self._box_idx)[0]
         raw_scores = self.model.output_view(self._score_idx)[0]
-        scores = sigmoid_scores(raw_scores, self.options.score_clipping_thresh)
+        scores = sigmoid_scores(raw_scores, self.options.score_clipping_thresh, self.options.reference_math)
         keep = scores >= F32(self.options.min_score_thresh)
         if keep.any():
             idx = np.nonzero(keep)[0]

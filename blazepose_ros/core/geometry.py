@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .refmath import atan2f
 from .types import Roi
 
 F32 = np.float32
@@ -171,14 +172,16 @@ def alignment_points_rect(start: np.ndarray, end: np.ndarray, image_w: int, imag
 
     start, end: normalized image coordinates (x, y). The rect is square in
     pixels with side S = 2 |end - start|_px; rotation makes the start->end
-    vector point up (target 90 deg) on the crop.
+    vector point up (target 90 deg) on the crop. The angle is glibc's ``atan2f``
+    (the function MediaPipe calls), not ``np.arctan2``, which differs by one ulp on
+    about half the frames -- enough to steer the tracking loop (docs/accuracy.md).
     """
     W, H = F32(image_w), F32(image_h)  # noqa: N806
     x0, y0 = F32(F32(start[0]) * W), F32(F32(start[1]) * H)
     x1, y1 = F32(F32(end[0]) * W), F32(F32(end[1]) * H)
     dx, dy = F32(x1 - x0), F32(y1 - y0)
     box = F32(np.sqrt(F32(F32(dx * dx) + F32(dy * dy)))) * F32(2.0)
-    rot = normalize_radians(F32(target_angle - np.arctan2(-dy, dx, dtype=F32)))
+    rot = normalize_radians(F32(target_angle - atan2f(-dy, dx)))
     return NormRect(F32(x0 / W), F32(y0 / H), F32(box / W), F32(box / H), rot)
 
 

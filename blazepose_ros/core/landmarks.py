@@ -33,6 +33,7 @@ from .geometry import (
 )
 from .inference import TFLiteModel
 from .models import ModelError
+from .refmath import sigmoid as _sigmoid
 
 NUM_LANDMARKS = 33
 NUM_AUX = 2
@@ -48,6 +49,8 @@ class LandmarkOptions:
     min_confidence_to_refine: float = 0.5
     min_presence: float = 0.5  # = min_tracking_confidence; pose kept iff flag > this
     enable_segmentation: bool = False
+    # visibility/presence/refinement sigmoids with glibc-rounded expf (bit-exact with MediaPipe)
+    reference_math: bool = False
 
 
 @dataclass
@@ -62,15 +65,13 @@ class LandmarkResult:
     mask: np.ndarray | None = None
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """float32 logistic function."""
-    x = np.asarray(x, F32)
-    with np.errstate(over="ignore"):
-        return F32(1.0) / (F32(1.0) + np.exp(-x))
+def sigmoid(x: np.ndarray, exact: bool = False) -> np.ndarray:
+    """float32 logistic function; ``exact``: glibc-rounded ``expf`` (:mod:`.refmath`)."""
+    return _sigmoid(x, exact)
 
 
 def refine_from_heatmap(landmarks: np.ndarray, heatmap: np.ndarray, kernel_size: int = 9,
-                        min_confidence: float = 0.5) -> np.ndarray:
+                        min_confidence: float = 0.5, exact: bool = False) -> np.ndarray:
     """Heatmap refinement of x, y (spec §7.3), in place-free: returns a new array.
 
     landmarks: (N, >=2) ROI-local normalized (x, y, ...); heatmap: (Hh, Wh, N)
@@ -81,6 +82,7 @@ def refine_from_heatmap(landmarks: np.ndarray, heatmap: np.ndarray, kernel_size:
 
     Vectorised over landmarks: one gather of every window from the flat
     heatmap, one sigmoid, one sequential reduction for the three sums.
+    ``exact``: the sigmoid rounds ``exp`` like glibc's ``expf`` (:mod:`.refmath`).
     """
     out = landmarks.astype(F32, copy=True)
     hm_h, hm_w, n_ch = heatmap.shape
@@ -103,7 +105,7 @@ def refine_from_heatmap(landmarks: np.ndarray, heatmap: np.ndarray, kernel_size:
     cols_c = np.minimum(np.maximum(cols, 0), hm_w - 1)
     rows_c = np.minimum(np.maximum(rows, 0), hm_h - 1)
     flat = (rows_c[:, None, :] * (hm_w * n_ch) + cols_c[None, :, :] * n_ch) + idx
-    conf = sigmoid(heatmap.reshape(-1)[flat])  # (k, k, m)
+    conf = sigmoid(heatmap.reshape(-1)[flat], exact)  # (k, k, m)
     if cols[0].min() < 0 or rows[0].min() < 0 or cols[-1].max() >= hm_w or rows[-1].max() >= hm_h:
         valid = ((rows >= 0) & (rows < hm_h))[:, None, :] & ((cols >= 0) & (cols < hm_w))[None, :, :]
         conf = np.where(valid, conf, F32(0.0))  # +0.0 leaves the sums unchanged
@@ -190,11 +192,12 @@ class PoseLandmarker:
         raw = self.model.output_view(self._idx["landmarks"]).reshape(NUM_RAW, 5)
         lm = np.empty((NUM_RAW, 5), F32)
         np.divide(raw[:, :3], s, out=lm[:, :3], dtype=F32)
-        lm[:, 3:] = sigmoid(raw[:, 3:])
+        lm[:, 3:] = sigmoid(raw[:, 3:], o.reference_math)
         del raw
         if o.refine_kernel_size > 0:
             heatmap = self.model.output_view(self._idx["heatmap"])[0]
-            lm = refine_from_heatmap(lm, heatmap, o.refine_kernel_size, o.min_confidence_to_refine)
+            lm = refine_from_heatmap(lm, heatmap, o.refine_kernel_size, o.min_confidence_to_refine,
+                                     o.reference_math)
             del heatmap
         lm = lm[: NUM_LANDMARKS + NUM_AUX]
         lm[:, :3] = remove_letterbox(lm[:, :3], padding)

@@ -83,6 +83,12 @@ class PoseTracker:
         refine_kernel_size: heatmap refinement kernel (9 = MediaPipe Python; 7 = pbtxt).
         detector_model: detector ``.tflite`` path (default: the shipped one).
         delegate_library: path of a custom external delegate ``.so`` (overrides ``delegate``).
+        reference_math: round every sigmoid's ``exp`` exactly like glibc's ``expf``, the
+            function MediaPipe calls, instead of NumPy's SIMD ``np.exp`` (1 ulp apart on
+            ~40 % of inputs). Bit-exact with MediaPipe 0.10.21 on glibc x86_64, also in
+            tracking mode, where the loop can amplify one ulp into a different track on
+            ambiguous scenes; about 0.1 ms slower per frame. Default off: static mode and
+            well-conditioned tracking already match MediaPipe within 1 px (docs/accuracy.md).
 
     :meth:`process` takes an RGB frame and its stamp in seconds (the image
     stamp, not wall time) and returns a list with zero or one :class:`Pose`.
@@ -93,7 +99,7 @@ class PoseTracker:
                  min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
                  enable_segmentation: bool = False, refine_kernel_size: int = 9,
                  detector_model: str | Path | None = None,
-                 delegate_library: str | Path | None = None) -> None:
+                 delegate_library: str | Path | None = None, reference_math: bool = False) -> None:
         for name, v in (("min_detection_confidence", min_detection_confidence),
                         ("min_tracking_confidence", min_tracking_confidence)):
             if not 0.0 <= v <= 1.0:
@@ -107,14 +113,17 @@ class PoseTracker:
         lm_file = resolve_model(model, "landmark")
         det_file = resolve_model(detector_model or "detector", "detector")
         self.options = TrackerOptions(static_image_mode=static_image_mode, smooth=smooth)
+        self.reference_math = bool(reference_math)
         self.detector = PoseDetector(
             TFLiteModel(det_file.path, delegate, num_threads, delegate_library),
-            DetectorOptions(min_score_thresh=float(min_detection_confidence)))
+            DetectorOptions(min_score_thresh=float(min_detection_confidence),
+                            reference_math=bool(reference_math)))
         self.landmarker = PoseLandmarker(
             TFLiteModel(lm_file.path, delegate, num_threads, delegate_library),
             LandmarkOptions(refine_kernel_size=refine_kernel_size,
                             min_presence=float(min_tracking_confidence),
-                            enable_segmentation=enable_segmentation))
+                            enable_segmentation=enable_segmentation,
+                            reference_math=bool(reference_math)))
         self.model_path = lm_file.path
         self.detector_path = det_file.path
         self.active_delegate = self.landmarker.model.active_delegate
