@@ -178,12 +178,27 @@ class OneEuroFilter:
 
         prev_raw = self.x.raw
         if prev_raw is not None and prev_raw.shape == v32.shape:
-            dv = (v32.astype(_F64) - prev_raw.astype(_F64)) * float(value_scale) * self.frequency
+            dv = np.subtract(v32, prev_raw, dtype=_F64)  # float64 difference of the float32 values
+            dv *= float(value_scale)
+            dv *= self.frequency
         else:
             dv = np.zeros(v32.shape, _F64)
-        edv = self.dx.apply_with_alpha(dv, _F32(_scalar_alpha(self.derivate_cutoff, self.frequency)))
-        cutoff = self.min_cutoff + self.beta * np.abs(edv.astype(_F64))
-        return self.x.apply_with_alpha(v32, one_euro_alpha(cutoff, self.frequency).astype(_F32))
+        # both alphas are 1 / (1 + tau/te) with tau, te > 0 (or NaN): always valid, no check needed
+        self.dx.alpha = _F32(_scalar_alpha(self.derivate_cutoff, self.frequency))
+        edv = self.dx.apply(dv)
+        cutoff = np.abs(edv, dtype=_F64)
+        cutoff *= self.beta
+        cutoff += self.min_cutoff
+        if self.min_cutoff > 0.0:  # cutoff > 0: the same double arithmetic as one_euro_alpha
+            cutoff *= 2.0 * math.pi
+            np.divide(1.0, cutoff, out=cutoff)  # tau
+            cutoff /= 1.0 / self.frequency  # tau / te
+            cutoff += 1.0
+            alpha = np.divide(1.0, cutoff, out=cutoff).astype(_F32)
+        else:
+            alpha = one_euro_alpha(cutoff, self.frequency).astype(_F32)
+        self.x.alpha = alpha
+        return self.x.apply(v32)
 
 
 @dataclass
