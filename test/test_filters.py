@@ -221,7 +221,8 @@ def test_vectorised_equals_independent_scalar_filters(seq, dts, scale, which):
                 assert out[i, j] == o[0, 0]  # bit-identical per element
                 vs = 1.0 if cfg.get("disable_value_scaling") else float(np.float32(1) / np.float32(scale))
                 r = refs[3 * i + j](t, float(arr[i, j]), vs)
-                assert out[i, j] == pytest.approx(r, rel=1e-4, abs=2e-3)
+                # float32 state vs a float64 reference: allow float32 rounding of +-2000 inputs
+                assert out[i, j] == pytest.approx(r, rel=1e-4, abs=1e-2)
 
 
 def test_relative_velocity_filter_basics():
