@@ -120,6 +120,8 @@ PARAMS: tuple[ParamSpec, ...] = (
               read_only=True),
     ParamSpec("use_camera_info", True, "Subscribe to 'camera_info' and publish camera-frame 3D "
               "keypoints and markers when it arrives.", read_only=True),
+    ParamSpec("rectified", False, "The images are rectified (image_rect topics): camera points use "
+              "CameraInfo P and no distortion instead of K and D."),
     ParamSpec("publish_markers", True, "Publish the RViz MarkerArray on ~/markers."),
     ParamSpec("marker_lifetime", 0.5, "Marker lifetime in seconds (0 = forever).",
               float_range=(0.0, 60.0)),
@@ -376,7 +378,7 @@ class PoseNode(Node):
             self._publish_delete_markers(self._last_header)
         self._person_visible = False
         self.get_logger().warning(f"no image for {timeout:g} s on '{self._image_sub.topic_name}': "
-                               "tracking cleared", throttle_duration_sec=5.0)
+                                  "tracking cleared", throttle_duration_sec=5.0)
 
     def _process(self, msg: Image | CompressedImage) -> None:
         from blazepose_ros.ros.image_conversion import (
@@ -389,17 +391,17 @@ class PoseNode(Node):
         self._timed_out = False
         try:
             rgb = compressed_msg_to_rgb(msg) if isinstance(msg, CompressedImage) else image_msg_to_rgb(msg)
-        except (ImageConversionError, ValueError) as e:
+        except ImageConversionError as e:
             with self._stats.lock:
                 self._stats.conversion_errors += 1
             self.get_logger().warning(f"dropping an image that cannot be converted: {e}",
-                                   throttle_duration_sec=5.0)
+                                      throttle_duration_sec=5.0)
             return
         header = msg.header
         stamp_ns = stamp_to_ns(header.stamp)
         if stamp_ns == 0:
             self.get_logger().warning("images have no header stamp: using the node clock instead "
-                                   "(fix the camera driver for correct smoothing and latency)", once=True)
+                                      "(fix the camera driver for correct smoothing and latency)", once=True)
             now = self.get_clock().now()
             stamp_ns, header.stamp = now.nanoseconds, now.to_msg()
         with self._tracker_lock:
@@ -435,9 +437,10 @@ class PoseNode(Node):
                     "origin between the hips) in the image frame, no camera_points")
             return None
         k = np.asarray(info.k, dtype=np.float64).reshape(3, 3)
+        p = np.asarray(info.p, dtype=np.float64).reshape(3, 4)
         problem = None
-        if k[0, 0] <= 0 or k[1, 1] <= 0:
-            problem = "its K matrix is empty"
+        if k[0, 0] <= 0 or k[1, 1] <= 0 or (self._p("rectified") and (p[0, 0] <= 0 or p[1, 1] <= 0)):
+            problem = "its K (or, with rectified, P) matrix is empty"
         elif (info.width, info.height) != (width, height) and info.width and info.height:
             problem = (f"it is for {info.width}x{info.height} images but the images are "
                        f"{width}x{height} (use the camera_info of this image stream)")
@@ -452,8 +455,10 @@ class PoseNode(Node):
             if key not in self._camera_info_warned:
                 self._camera_info_warned.add(key)
                 self.get_logger().warning(f"camera_info distortion model '{info.distortion_model}' is not "
-                                       "supported by solvePnP: using it as undistorted")
+                                          "supported by solvePnP: using it as undistorted")
             d = np.zeros(0)
+        if self._p("rectified"):  # image_rect*: the projection matrix P, no distortion
+            k, d = np.asarray(info.p, dtype=np.float64).reshape(3, 4)[:, :3], np.zeros(0)
         return k, d
 
     def _publish(self, poses: list[Any], header: Any, rgb: np.ndarray) -> None:
