@@ -98,6 +98,8 @@ PARAMS: tuple[ParamSpec, ...] = (
               read_only=True, int_range=(0, 2)),
     ParamSpec("model", "", "Landmark model file path or name (lite/full/heavy); overrides "
               "model_complexity when not empty (e.g. an *_edgetpu.tflite).", read_only=True),
+    ParamSpec("detector_model", "", "Person detector model file path; empty = the shipped "
+              "pose_detection.tflite (an *_edgetpu.tflite for delegate edgetpu).", read_only=True),
     ParamSpec("delegate", "cpu", "Inference delegate: cpu, gpu (TFLite GPU delegate), edgetpu "
               "(libedgetpu.so.1 + *_edgetpu.tflite models) or auto (best available, falls back to cpu).",
               read_only=True, choices=DELEGATES),
@@ -266,6 +268,7 @@ class PoseNode(Node):
             min_tracking_confidence=value("min_tracking_confidence"),
             enable_segmentation=value("enable_segmentation"),
             delegate_library=self._p("delegate_library") or None,
+            detector_model=self._p("detector_model") or None,
         )
 
     def _active_delegate(self) -> str:
