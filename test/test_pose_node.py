@@ -542,10 +542,11 @@ def test_flood_keeps_latency_bounded_and_reports_drops(
     # no stale backlog: results are about one processing time old, and do not age over the run
     assert np.percentile(latency, 95) < max(0.25, 10 * proc_ms / 1e3), latency
     assert np.median(latency[half:]) < np.median(latency[:half]) + max(0.05, 2 * proc_ms / 1e3)
-    # every frame is accounted for: taken by the node, or lost in transport (best effort, keep
-    # last 1: the middleware reports them), and of those taken, the stale ones are dropped
+    # nearly every frame is accounted for: taken by the node, or lost in transport (the middleware
+    # reports it); of those taken, the stale ones are dropped. Not counted: frames a newer one
+    # replaced in the DDS reader's keep-last-1 history before the executor took it.
     total = n_warmup + sent
-    assert abs(int(d["frames_received"]) + int(d["lost_in_transport"]) - total) <= 0.05 * total
+    assert 0.8 * total <= int(d["frames_received"]) + int(d["lost_in_transport"]) <= total
     assert int(d["dropped_frames"]) > 0
     assert int(d["dropped_frames"]) + int(d["lost_in_transport"]) >= 0.4 * sent
     assert 0 <= unaccounted(d) <= 2  # one frame pending and one in flight at most
