@@ -9,12 +9,11 @@ Arguments left empty ('model', 'delegate', 'compressed') keep the value of param
 
 import os
 
+from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
-
-from launch import LaunchContext, LaunchDescription
 
 PACKAGE = "blazepose_ros"
 

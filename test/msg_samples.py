@@ -9,9 +9,8 @@ import sys
 
 
 def sample_pose_msg(seq: int = 7):
-    from geometry_msgs.msg import Point
-
     from blazepose_ros.msg import Keypoint, PoseKeypoints33, PoseRoi
+    from geometry_msgs.msg import Point
 
     m = PoseKeypoints33()
     m.header.stamp.sec = 1700000000 + seq
@@ -32,9 +31,8 @@ def sample_pose_msg(seq: int = 7):
 
 def publish_forever(topic: str) -> None:
     import rclpy
-    from rclpy.executors import ExternalShutdownException
-
     from blazepose_ros.msg import PoseKeypoints33
+    from rclpy.executors import ExternalShutdownException
 
     rclpy.init()
     node = rclpy.create_node("sample_publisher")

@@ -11,7 +11,7 @@ import cv2
 import pytest
 
 pytest.importorskip("rclpy")
-from mcap_ros2.reader import read_ros2_messages  # noqa: E402
+from mcap_ros2.reader import read_ros2_messages
 
 
 def test_demo_records_a_readable_bag_and_an_annotated_video(tmp_path, ros_env, data_dir):
