@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +45,9 @@ def sha256_of(path: Path) -> str:
 
 
 def models_search_dirs() -> list[Path]:
-    """Source-tree models/ first, then an installed share/blazepose_ros/models."""
-    dirs = [MODELS_DIR]
+    """$BLAZEPOSE_MODELS_DIR, the source-tree models/, then an installed share/blazepose_ros/models."""
+    dirs = [Path(os.environ["BLAZEPOSE_MODELS_DIR"])] if os.environ.get("BLAZEPOSE_MODELS_DIR") else []
+    dirs.append(MODELS_DIR)
     try:
         from ament_index_python.packages import get_package_share_directory
 
