@@ -33,7 +33,8 @@ write into it if the message is still used elsewhere (and it is read-only when `
 ``bytes``). Other encodings are converted with one OpenCV call into a fresh C-contiguous
 array.
 
-Every malformed input (unknown encoding, zero/absurd sizes, step too small, data too short,
+Every malformed input (unknown encoding, depth/float encodings such as ``32FC1``, zero/absurd
+sizes (over 32766 px a side: OpenCV's warp limit), step too small, data too short,
 odd widths for chroma-subsampled formats, undecodable compressed data) raises
 :class:`ImageConversionError`, whose message says what was wrong and what to do.
 
@@ -44,6 +45,7 @@ importable; otherwise, and whenever it fails, the converter here is used.
 from __future__ import annotations
 
 import array
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -62,8 +64,10 @@ __all__ = [
     "rgb_to_image_msg",
 ]
 
-MAX_IMAGE_SIDE = 1 << 15
-"""Largest accepted width or height in pixels (32768); larger values are treated as corrupt."""
+MAX_IMAGE_SIDE = (1 << 15) - 2
+"""Largest accepted width or height in pixels (32766); larger values are treated as corrupt.
+OpenCV's warps (the pipeline's crops) assert ``side < SHRT_MAX`` (32767): a 32767-px side would
+convert and then fail inside the tracker."""
 MAX_IMAGE_PIXELS = 1 << 28
 """Largest accepted width * height (268 Mpx)."""
 
@@ -191,6 +195,7 @@ def _build_table() -> dict[str, _Encoding]:
 
 
 _ENCODINGS = _build_table()
+_DEPTH_ENCODING = re.compile(r"(8s|16s|32s|32f|64f)c[1-4]")
 SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(
     k.upper() if k[0].isdigit() else k for k in _ENCODINGS
 )
@@ -238,6 +243,11 @@ def _own_convert(msg: Any) -> np.ndarray:
     raw_encoding = getattr(msg, "encoding", "")
     encoding = str(raw_encoding).strip().lower()
     spec = _ENCODINGS.get(encoding)
+    if spec is None and _DEPTH_ENCODING.fullmatch(encoding):
+        raise ImageConversionError(
+            f"unsupported image encoding {raw_encoding!r}: a depth or other non-colour image "
+            "(signed/float samples) is not a camera image; subscribe to the colour camera's topic "
+            "(e.g. image:=/camera/color/image_raw, in rgb8 or bgr8)")
     if spec is None:
         raise ImageConversionError(
             f"unsupported image encoding {raw_encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}. "
