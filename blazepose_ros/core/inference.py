@@ -166,6 +166,7 @@ class TFLiteModel:
             break
         else:  # only reachable if every candidate failed (cpu never raises DelegateError)
             raise DelegateError("; ".join(errors) or "no delegate could be applied")
+        self.delegate_errors = errors  # why the delegates tried before the active one were skipped
         if delegate == "auto":
             log.info("%s runs on %s (%s)", self.path.name, self.active_delegate, self.runtime)
 

@@ -356,6 +356,7 @@ def compressed_msg_to_rgb(msg: Any) -> np.ndarray:
         raise ImageConversionError(
             f"cannot decode {buf.size} bytes of CompressedImage data (format {fmt!r}) as JPEG/PNG; "
             "the data is corrupt or in a codec OpenCV does not read (use jpeg or png)")
+    _check_dims(bgr.shape[1], bgr.shape[0])
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -175,6 +175,7 @@ class PoseNode(Node):
         self._worker: threading.Thread | None = None
         self._camera_info: CameraInfo | None = None
         self._camera_info_warned: set[str] = set()
+        self._camera_info_problem: str | None = None  # why the last camera_info is not used
         self._last_stamp_ns: int | None = None
         self._first_image_monotonic: float | None = None
         self._person_visible = False
@@ -231,6 +232,11 @@ class PoseNode(Node):
 
         self._worker = threading.Thread(target=self._run_worker, name="pose_worker", daemon=True)
         self._worker.start()
+        fallbacks = self._delegate_fallbacks()
+        if fallbacks:
+            self.get_logger().warning(
+                f"delegate {self._p('delegate')}: running on {self._active_delegate()} because "
+                + "; ".join(fallbacks))
         self.get_logger().info(
             f"tracking poses on '{self._image_sub.topic_name}' "
             f"({'reliable' if self._p('reliable') else 'best effort'}), "
@@ -273,6 +279,11 @@ class PoseNode(Node):
 
     def _active_delegate(self) -> str:
         return str(self._tracker.active_delegate)
+
+    def _delegate_fallbacks(self) -> list[str]:
+        """Why delegate 'auto' skipped the accelerators it tried (empty when none was skipped)."""
+        model = getattr(getattr(self._tracker, "landmarker", None), "model", None)
+        return list(getattr(model, "delegate_errors", []))
 
     # -- parameters -----------------------------------------------------------------------
 
@@ -447,6 +458,7 @@ class PoseNode(Node):
         elif (info.width, info.height) != (width, height) and info.width and info.height:
             problem = (f"it is for {info.width}x{info.height} images but the images are "
                        f"{width}x{height} (use the camera_info of this image stream)")
+        self._camera_info_problem = problem
         if problem:
             if problem not in self._camera_info_warned:
                 self._camera_info_warned.add(problem)
@@ -573,7 +585,9 @@ class PoseNode(Node):
             "timestamp_resets": str(totals["resets"]),
             "camera_timeouts": str(totals["timeouts"]),
             "people": str(totals["people"]),
-            "camera_info": "yes" if self._camera_info is not None else "no",
+            "camera_info": ("no" if self._camera_info is None else
+                            f"ignored: {self._camera_info_problem}" if self._camera_info_problem else "yes"),
+            "requested_delegate": str(self._p("delegate")),
         }
         name = f"{self.get_fully_qualified_name().lstrip('/')}: pose tracking"
         status = DiagnosticStatus(level=level, name=name,
