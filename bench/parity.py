@@ -4,13 +4,17 @@
     . scripts/env.sh && python bench/parity.py            # vs the stored test/reference/*.json
     python bench/parity.py --live                         # MediaPipe run now, in the reference venv
     python bench/parity.py --case video_tracking --worst  # also list the worst keypoints
+    python bench/parity.py --math default                 # only the default (NumPy) math
 
 Cases (bench/parity_lib.py): static mode on real images of people (bus.jpg,
-zidane.jpg and deterministic variants), static mode on the 90 frames of
-test/data/sample_people.mp4, and tracking mode with landmark smoothing on them.
-Both sides get the same decoded RGB frames and the same stamps (i * 0.033333 s,
-MediaPipe's synthetic 33 333 us clock). Metric definitions are in
-bench/parity_lib.py. Exit status 1 when a case fails its targets.
+zidane.jpg and deterministic variants); static mode and tracking mode with landmark
+smoothing on test/data/sample_people.mp4 (two overlapping half-body men: chaotic
+for tracking) and on test/data/sample_fullbody.mp4 (one full-body man). Each case
+runs with the default math and with ``PoseTracker(reference_math=True)`` (glibc-rounded
+exp, bit-exact with MediaPipe). Both sides get the same decoded RGB frames and the
+same stamps ((i + 1) * 0.033333 s, MediaPipe's synthetic 33 333 us clock). Metric
+definitions are in bench/parity_lib.py. Exit status 1 when a case fails its targets
+(in any math run).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ def main() -> int:
                     help="run MediaPipe now in the reference venv instead of reading test/reference/")
     ap.add_argument("--ref-python", help="python of the reference venv (with --live)")
     ap.add_argument("--threads", type=int, default=1, help="our interpreter threads")
+    ap.add_argument("--math", choices=["default", "reference", "both"], default="both",
+                    help="our side's math: NumPy (default), reference_math=True, or both (default)")
     ap.add_argument("--worst", action="store_true", help="print the 5 worst keypoints per case")
     ap.add_argument("--dump", type=Path, metavar="DIR",
                     help="write <case>.ref.json and <case>.ours.json there (with --live, the "
@@ -59,19 +65,26 @@ def main() -> int:
                 return 2
             ref_frames = ref["frames"]
         t1 = time.perf_counter()
-        ours = pl.run_ours(case, frames, num_threads=args.threads)
-        t2 = time.perf_counter()
-        m = pl.compare(name, ref_frames, ours)
-        if args.dump:
-            args.dump.mkdir(parents=True, exist_ok=True)
-            for tag, fr in (("ref", ref_frames), ("ours", ours)):
-                (args.dump / f"{name}.{tag}.json").write_text(json.dumps({"frames": fr}))
-        rows.append(m)
-        print(f"[parity] {name}: {len(frames)} frames; reference {'live ' if args.live else ''}"
-              f"{t1 - t0:.1f} s, ours {t2 - t1:.1f} s", file=sys.stderr)
-        if args.worst:
-            for err, i, j in m.worst:
-                print(f"    {name} frame {i} {NAMES[j]} ({j}): {err:.3f} px", file=sys.stderr)
+        maths = {"default": [False], "reference": [True], "both": [False, True]}[args.math]
+        for reference_math in maths:
+            label = f"{name} [ref math]" if reference_math else name
+            t1 = time.perf_counter()
+            ours = pl.run_ours(case, frames, num_threads=args.threads,
+                               tracker_kwargs={"reference_math": reference_math})
+            t2 = time.perf_counter()
+            m = pl.compare(label, ref_frames, ours)
+            if args.dump:
+                args.dump.mkdir(parents=True, exist_ok=True)
+                tags = (("ref", ref_frames), ("ours.refmath" if reference_math else "ours", ours))
+                for tag, fr in tags:
+                    (args.dump / f"{name}.{tag}.json").write_text(json.dumps({"frames": fr}))
+            rows.append(m)
+            print(f"[parity] {label}: {len(frames)} frames; reference {'live ' if args.live else ''}"
+                  f"{t1 - t0:.1f} s, ours {t2 - t1:.1f} s", file=sys.stderr)
+            if args.worst:
+                for err, i, j in m.worst:
+                    print(f"    {label} frame {i} {NAMES[j]} ({j}): {err:.3f} px", file=sys.stderr)
+            t0 = t1 = time.perf_counter()
     print(pl.format_table(rows))
     return 0 if all(m.passed for m in rows) else 1
 

@@ -58,7 +58,8 @@ TARGET_WITHIN_TORSO = 0.99
 TORSO_FRACTION = 0.05
 VISIBLE = 0.5
 
-VIDEO = "sample_people.mp4"
+VIDEO = "sample_people.mp4"  # zidane.jpg: two overlapping half-body men (chaotic for tracking)
+FULLBODY_VIDEO = "sample_fullbody.mp4"  # bus.jpg: one full-body man, sideways camera (well-conditioned)
 # name -> how it is made from the shipped images (all lossless PNG, deterministic)
 VARIANTS = {
     "zidane_rot20.png": "zidane.jpg rotated 20 deg about its centre, same size, black border",
@@ -78,6 +79,7 @@ class Case:
     smooth: bool  # smooth_landmarks (only meaningful when not static)
     source: str  # "images" or "video"
     description: str
+    video: str = VIDEO  # test/data file of a "video" case
 
 
 CASES: dict[str, Case] = {c.name: c for c in (
@@ -87,6 +89,10 @@ CASES: dict[str, Case] = {c.name: c for c in (
          "static mode on the 90 frames of sample_people.mp4"),
     Case("video_tracking", False, True, "video",
          "tracking mode with landmark smoothing on the 90 frames of sample_people.mp4"),
+    Case("fullbody_static", True, False, "video",
+         "static mode on the 100 frames of sample_fullbody.mp4", FULLBODY_VIDEO),
+    Case("fullbody_tracking", False, True, "video",
+         "tracking mode with landmark smoothing on the 100 frames of sample_fullbody.mp4", FULLBODY_VIDEO),
 )}
 
 
@@ -160,8 +166,8 @@ def case_inputs(case: Case, data_dir: Path = DATA) -> tuple[list[str], list[np.n
         ensure_variants(data_dir)
         names = list(STATIC_IMAGES)
         return names, [load_rgb(data_dir / n) for n in names]
-    frames = video_rgb_frames(data_dir / VIDEO)
-    return [f"{VIDEO}#{i}" for i in range(len(frames))], frames
+    frames = video_rgb_frames(data_dir / case.video)
+    return [f"{case.video}#{i}" for i in range(len(frames))], frames
 
 
 def frame_sha256(rgb: np.ndarray) -> str:

@@ -2,10 +2,13 @@
 
     python -m blazepose_ros.cli run INPUT --out-json OUT.json [--static] [--fps F]
         [--model full|lite|heavy|PATH] [--delegate cpu|gpu|edgetpu|auto] [--threads N]
-        [--annotate OUT.mp4|OUT.png] [--max-frames N]
+        [--annotate OUT.mp4|OUT.png] [--max-frames N] [--start-stamp S] [--reference-math]
 
 JSON: {"frames": [{"index": i, "stamp": s, "poses": [{"score", "keypoints" (33 x
 [x, y, z, visibility, presence], pixels), "world" (33 x [x, y, z], metres)}]}]}.
+Frame i is stamped ``start_stamp + i / fps`` seconds. MediaPipe's Python solution
+stamps frame i at (i + 1) * 0.033333 s; ``--start-stamp 0.033333 --fps 30.000300003``
+reproduces that (add ``--reference-math`` for bit-exact tracking, docs/accuracy.md).
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     frames, fps, still = _frames(args.input, args.fps)
     tracker = PoseTracker(model=args.model, delegate=args.delegate, num_threads=args.threads,
-                          static_image_mode=args.static or still)
+                          static_image_mode=args.static or still, reference_math=args.reference_math)
     writer = None
     out: list[dict] = []
     t0 = time.perf_counter()
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     for index, bgr in enumerate(frames):
         if args.max_frames is not None and index >= args.max_frames:
             break
-        stamp = index / fps
+        stamp = args.start_stamp + index / fps
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         poses = tracker.process(rgb, stamp)
         out.append({"index": index, "stamp": stamp, "poses": [_pose_json(p) for p in poses]})
@@ -129,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--annotate", default=None, help="write an annotated OUT.mp4 (video) or OUT.png")
     r.add_argument("--max-frames", type=int, default=None)
+    r.add_argument("--start-stamp", type=float, default=0.0, metavar="S",
+                   help="stamp of the first frame in seconds (default 0; MediaPipe's solution: 0.033333)")
+    r.add_argument("--reference-math", action="store_true",
+                   help="round exp like glibc's expf, as MediaPipe does: bit-exact with MediaPipe 0.10.21 "
+                        "on glibc x86_64, ~0.1 ms/frame slower")
     r.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -141,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.fps is not None and not args.fps > 0:
         print("error: --fps must be > 0", file=sys.stderr)
+        return 2
+    if not (np.isfinite(args.start_stamp) and args.start_stamp >= 0):
+        print("error: --start-stamp must be a finite time >= 0 s", file=sys.stderr)
         return 2
     try:
         return run(args)

@@ -5,7 +5,9 @@ Models: ``pose_detection.tflite`` and ``pose_landmark_full.tflite`` are taken
 out of the ``mediapipe==0.10.21`` wheel (downloaded with pip, never installed)
 and checked against their SHA-256.
 Media: ``bus.jpg`` and ``zidane.jpg`` from the ``ultralytics`` wheel, plus a
-short real-motion sequence made from them (``test/data/sample_people.mp4``).
+two short real-motion sequences made from them: ``test/data/sample_people.mp4`` (zidane.jpg:
+two overlapping half-body men) and ``test/data/sample_fullbody.mp4`` (bus.jpg: one
+full-body man followed by a sideways-held camera; ``blazepose_ros.core.media``).
 Already-present, valid files are left alone, so a second run is instant.
 """
 
@@ -92,12 +94,15 @@ def fetch_media(out_dir: Path = MEDIA_DIR) -> None:
     for f in MEDIA_MEMBERS:
         if not _valid(out_dir / f, MEDIA_SHA256[f]):
             raise SystemExit(f"[fetch] {out_dir / f}: unexpected checksum")
-    seq = out_dir / "sample_people.mp4"
-    if not seq.exists():
-        from blazepose_ros.core.media import write_motion_sequence
+    from blazepose_ros.core.media import write_fullbody_sequence, write_motion_sequence
 
-        write_motion_sequence(out_dir / "zidane.jpg", seq)
-    print(f"[fetch] media ok in {out_dir}: {', '.join(MEDIA_MEMBERS)}, {seq.name}")
+    made = []
+    for name, write, src in (("sample_people.mp4", write_motion_sequence, "zidane.jpg"),
+                             ("sample_fullbody.mp4", write_fullbody_sequence, "bus.jpg")):
+        if not (out_dir / name).exists():
+            write(out_dir / src, out_dir / name)
+        made.append(name)
+    print(f"[fetch] media ok in {out_dir}: {', '.join([*MEDIA_MEMBERS, *made])}")
 
 
 def main() -> int:

@@ -90,3 +90,22 @@ def test_usage_errors(tmp_path):
         main(["run"])
     assert e.value.code != 0
     assert main(["run", "x.jpg", "--out-json", str(tmp_path / "o.json"), "--fps", "0"]) != 0
+    assert main(["run", "x.jpg", "--out-json", str(tmp_path / "o.json"), "--start-stamp", "-1"]) == 2
+    assert main(["run", "x.jpg", "--out-json", str(tmp_path / "o.json"), "--start-stamp", "nan"]) == 2
+
+
+def test_start_stamp_and_reference_math_reproduce_mediapipe(data_dir, tmp_path):
+    """MediaPipe's clock: frame i at (i + 1) * 0.033333 s; with --reference-math the poses equal its own."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench import parity_lib as pl
+
+    out = tmp_path / "mp.json"
+    assert main(["run", str(data_dir / "sample_people.mp4"), "--out-json", str(out), "--max-frames", "12",
+                 "--start-stamp", "0.033333", "--fps", "30.000300003", "--reference-math"]) == 0
+    frames = json.loads(out.read_text())["frames"]
+    assert [round(f["stamp"] * 1e9) for f in frames] == [(i + 1) * 33_333_000 for i in range(12)]
+    ref = pl.load_reference("video_tracking")["frames"][:12]
+    m = pl.compare("cli", ref, frames)
+    assert m.matched == 12 and m.max_px < 1e-3, pl.format_table([m])

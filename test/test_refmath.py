@@ -76,3 +76,16 @@ def test_refinement_exact_switch_changes_at_most_ulps() -> None:
     a = refine_from_heatmap(lm, heat, 9, 0.5)
     b = refine_from_heatmap(lm, heat, 9, 0.5, exact=True)
     assert np.max(np.abs(a - b)) < 1e-5
+
+
+@needs_libm
+def test_cosf_sinf_are_glibcs_and_differ_from_numpy_near_half_pi() -> None:
+    lib = ctypes.CDLL("libm.so.6")
+    for f in (lib.cosf, lib.sinf):
+        f.restype, f.argtypes = ctypes.c_float, [ctypes.c_float]
+    angles = np.random.default_rng(4).uniform(-np.pi, np.pi, 2000).astype(F32)
+    angles = np.concatenate([angles, (F32(np.pi / 2) + np.arange(-200, 200) * F32(1e-5)).astype(F32)])
+    for a in angles:
+        assert refmath.cosf(a) == F32(lib.cosf(float(a))) and refmath.sinf(a) == F32(lib.sinf(float(a)))
+    glibc_cos = np.array([lib.cosf(float(a)) for a in angles], F32)
+    assert np.count_nonzero(np.cos(angles, dtype=F32) != glibc_cos) > 0  # why the ROI angle uses libm

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .refmath import atan2f
+from .refmath import atan2f, cosf, sinf
 from .types import Roi
 
 F32 = np.float32
@@ -213,9 +213,10 @@ def remove_letterbox(points: np.ndarray, padding: np.ndarray) -> np.ndarray:
 def project_to_image(points: np.ndarray, rect: NormRect) -> np.ndarray:
     """ROI-local normalized (N, 3) points -> normalized image coordinates (spec §7.6).
 
-    z is multiplied by the rect's normalized width, so ``z * W`` is in pixels.
+    z is multiplied by the rect's normalized width, so ``z * W`` is in pixels. cos/sin
+    are glibc's ``cosf``/``sinf`` (MediaPipe's), not NumPy's (1 ulp apart near +-pi/2).
     """
-    c, s = np.cos(rect.rotation, dtype=F32), np.sin(rect.rotation, dtype=F32)
+    c, s = cosf(rect.rotation), sinf(rect.rotation)
     u = points[:, 0].astype(F32) - F32(0.5)
     v = points[:, 1].astype(F32) - F32(0.5)
     out = np.empty((points.shape[0], 3), F32)
@@ -226,9 +227,9 @@ def project_to_image(points: np.ndarray, rect: NormRect) -> np.ndarray:
 
 
 def rotate_world(world: np.ndarray, rotation: float) -> np.ndarray:
-    """Rotate (N, 3) metric points about z by the ROI rotation (spec §7.7)."""
+    """Rotate (N, 3) metric points about z by the ROI rotation (spec §7.7; glibc cosf/sinf)."""
     r = F32(rotation)
-    c, s = np.cos(r, dtype=F32), np.sin(r, dtype=F32)
+    c, s = cosf(r), sinf(r)
     out = world.astype(F32, copy=True)
     out[:, 0] = c * world[:, 0] - s * world[:, 1]
     out[:, 1] = s * world[:, 0] + c * world[:, 1]

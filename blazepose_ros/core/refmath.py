@@ -1,13 +1,15 @@
 """float32 transcendental functions that round like the C library MediaPipe calls.
 
-MediaPipe's C++ calculators call ``std::exp(float)`` / ``std::atan2(float, float)``,
-i.e. glibc's ``expf`` / ``atan2f``. NumPy's float32 ``np.exp`` and ``np.arctan2``
-use their own SIMD kernels, which differ from glibc by one ulp on a large share of
-inputs (``np.exp``: ~40 % of sigmoid inputs). In static mode that is invisible
-(< 0.01 px), but the tracking loop amplifies it (docs/accuracy.md).
+MediaPipe's C++ calculators call ``std::exp``, ``std::atan2``, ``std::cos`` and
+``std::sin`` on floats, i.e. glibc's ``expf`` / ``atan2f`` / ``cosf`` / ``sinf``.
+NumPy's float32 ``np.exp``, ``np.arctan2``, ``np.cos`` and ``np.sin`` use their own
+SIMD kernels, which differ from glibc by one ulp on a large share of inputs
+(``np.exp``: ~40 % of sigmoid inputs; ``np.cos`` near +-pi/2). In static mode that
+is invisible (< 0.01 px), but the tracking loop amplifies it (docs/accuracy.md).
 
-* :func:`atan2f` -- one scalar: glibc ``atan2f`` through ctypes; without a loadable
-  libm (non-glibc systems) ``math.atan2`` in float64, rounded to float32.
+* :func:`atan2f`, :func:`cosf`, :func:`sinf` -- one scalar each (the ROI angle):
+  glibc through ctypes; without a loadable libm (non-glibc systems) ``math`` in
+  float64, rounded to float32.
 * :func:`expf` -- arrays: ``exp`` in float64, rounded once to float32 (correctly
   rounded). glibc's ``expf`` evaluates in double with < 0.002 float-ulp error before
   its final rounding (its documented bound: 0.502 ulp), so the two agree except when
@@ -37,24 +39,29 @@ MIDPOINT_MARGIN = 1.0 / 64.0
 NEAR_OVERFLOW = 80.0  # |x| beyond which expf goes to libm (float32 exp overflows at ~88.72)
 
 
-def _load_libm() -> tuple[Callable[[float], float] | None, Callable[[float, float], float] | None]:
-    """(expf, atan2f) from the C math library, or (None, None) when unavailable."""
+def _load_libm() -> dict[str, Callable[..., float]]:
+    """expf, atan2f, cosf, sinf from the C math library; {} when unavailable."""
     for name in ("libm.so.6", ctypes.util.find_library("m")):
         if not name:
             continue
         try:
             lib = ctypes.CDLL(name)
-            expf, atan2f = lib.expf, lib.atan2f
+            funcs = {f: getattr(lib, f) for f in ("expf", "atan2f", "cosf", "sinf")}
         except (OSError, AttributeError):
             continue
-        expf.restype, expf.argtypes = ctypes.c_float, [ctypes.c_float]
-        atan2f.restype, atan2f.argtypes = ctypes.c_float, [ctypes.c_float, ctypes.c_float]
-        return expf, atan2f
-    return None, None
+        for f, fn in funcs.items():
+            fn.restype = ctypes.c_float
+            fn.argtypes = [ctypes.c_float] * (2 if f == "atan2f" else 1)
+        return funcs
+    return {}
 
 
-_LIBM_EXPF, _LIBM_ATAN2F = _load_libm()
-LIBM_AVAILABLE = _LIBM_EXPF is not None
+_LIBM = _load_libm()
+_LIBM_EXPF = _LIBM.get("expf")
+_LIBM_ATAN2F = _LIBM.get("atan2f")
+_LIBM_COSF = _LIBM.get("cosf")
+_LIBM_SINF = _LIBM.get("sinf")
+LIBM_AVAILABLE = bool(_LIBM)
 
 
 def atan2f(y: float, x: float) -> np.float32:
@@ -62,6 +69,20 @@ def atan2f(y: float, x: float) -> np.float32:
     if _LIBM_ATAN2F is not None:
         return F32(_LIBM_ATAN2F(float(y), float(x)))
     return F32(math.atan2(float(F32(y)), float(F32(x))))
+
+
+def cosf(x: float) -> np.float32:
+    """float32 ``cos(x)`` as glibc's ``cosf`` rounds it (float64 fallback without libm)."""
+    if _LIBM_COSF is not None:
+        return F32(_LIBM_COSF(float(x)))
+    return F32(math.cos(float(F32(x))))
+
+
+def sinf(x: float) -> np.float32:
+    """float32 ``sin(x)`` as glibc's ``sinf`` rounds it (float64 fallback without libm)."""
+    if _LIBM_SINF is not None:
+        return F32(_LIBM_SINF(float(x)))
+    return F32(math.sin(float(F32(x))))
 
 
 def expf(x: np.ndarray) -> np.ndarray:
