@@ -23,8 +23,9 @@ def _libm() -> ctypes.CDLL:
 
 def _inputs() -> np.ndarray:
     rng = np.random.default_rng(0)
-    special = np.array([0.0, -0.0, 1e-30, -1e-30, 88.72, 88.7228, 88.72284, 89.0, -87.3, -103.9, -104.0,
-                        -150.0, 100.0, -100.0, np.inf, -np.inf, np.nan], F32)
+    special = np.array([0.0, -0.0, 1e-30, -1e-30, 88.0, 88.72, 88.7228, 88.72283, 88.72284, 89.0, 3e38,
+                        -87.3, -103.9, -103.972, -103.9721, -103.973, -104.0, -150.0, 100.0, -100.0,
+                        np.inf, -np.inf, np.nan], F32)
     return np.concatenate([rng.normal(0, 6, 100_000).astype(F32), rng.uniform(-110, 110, 50_000).astype(F32),
                            special])
 

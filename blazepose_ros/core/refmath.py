@@ -14,7 +14,7 @@ is invisible (< 0.01 px), but the tracking loop amplifies it (docs/accuracy.md).
   rounded). glibc's ``expf`` evaluates in double with < 0.002 float-ulp error before
   its final rounding (its documented bound: 0.502 ulp), so the two agree except when
   the exact value lies within that distance of a float32 rounding midpoint. The
-  ~3 % of inputs within 1/64 ulp of a midpoint (and non-finite or |x| >= 80, near
+  ~3 % of inputs within 1/64 ulp of a midpoint (and NaN or 88 <= x < 89, near
   overflow) are recomputed by glibc's ``expf`` through ctypes, which makes the
   result bit-identical to glibc's at a small fraction of a per-element ctypes loop.
   Without libm the correctly rounded value is returned.
@@ -36,7 +36,10 @@ F32 = np.float32
 # Share of a float32 ulp: exact values nearer than this to a rounding midpoint are
 # recomputed by libm (glibc expf's pre-rounding error is < 0.0016 ulp, see above).
 MIDPOINT_MARGIN = 1.0 / 64.0
-NEAR_OVERFLOW = 80.0  # |x| beyond which expf goes to libm (float32 exp overflows at ~88.72)
+# float32 exp overflows at x ~ 88.72: x in [88, 89) goes to libm; above, both give inf
+# (a clipped detector logit of -100 is common). Subnormal and zero results (x down to
+# ~-104 and below) need no special case: the midpoint test covers them.
+NEAR_OVERFLOW = (88.0, 89.0)
 
 
 def _load_libm() -> dict[str, Callable[..., float]]:
@@ -97,7 +100,8 @@ def expf(x: np.ndarray) -> np.ndarray:
         lo = np.where(out.astype(np.float64) <= exact, out, np.nextafter(out, F32(-np.inf)))
         lo64 = lo.astype(np.float64)
         frac = (exact - lo64) / (np.nextafter(lo, F32(np.inf)).astype(np.float64) - lo64)
-        risky = ~(np.abs(frac - 0.5) >= MIDPOINT_MARGIN) | ~(np.abs(x) < F32(NEAR_OVERFLOW))
+        finite_ok = np.isinf(exact) | (np.abs(frac - 0.5) >= MIDPOINT_MARGIN)  # False for NaN
+        risky = ~finite_ok | ((x >= F32(NEAR_OVERFLOW[0])) & (x < F32(NEAR_OVERFLOW[1])))
     idx = np.flatnonzero(risky)
     if idx.size:
         flat_x, flat_out = x.reshape(-1), out.reshape(-1)
