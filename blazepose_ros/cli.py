@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stamp of the first frame in seconds (default 0; MediaPipe's solution: 0.033333)")
     r.add_argument("--reference-math", action="store_true",
                    help="round exp like glibc's expf, as MediaPipe does: bit-exact with MediaPipe 0.10.21 "
-                        "on glibc x86_64, ~0.1 ms/frame slower")
+                        "on glibc x86_64, ~0.2 ms/frame slower")
     r.add_argument("-v", "--verbose", action="store_true")
     return p
 

@@ -87,8 +87,9 @@ class PoseTracker:
             function MediaPipe calls, instead of NumPy's SIMD ``np.exp`` (1 ulp apart on
             ~40 % of inputs). Bit-exact with MediaPipe 0.10.21 on glibc x86_64, also in
             tracking mode, where the loop can amplify one ulp into a different track on
-            ambiguous scenes; about 0.1 ms slower per frame. Default off: static mode and
-            well-conditioned tracking already match MediaPipe within 1 px (docs/accuracy.md).
+            ambiguous scenes; ~0.2 ms slower per tracked frame (~0.4 ms with the detector).
+            Default off: static mode and well-conditioned tracking already match
+            MediaPipe within 1 px (docs/accuracy.md).
 
     :meth:`process` takes an RGB frame and its stamp in seconds (the image
     stamp, not wall time) and returns a list with zero or one :class:`Pose`.
