@@ -70,6 +70,9 @@ OpenCV's warps (the pipeline's crops) assert ``side < SHRT_MAX`` (32767): a 3276
 convert and then fail inside the tracker."""
 MAX_IMAGE_PIXELS = 1 << 28
 """Largest accepted width * height (268 Mpx)."""
+MAX_DECODED_PIXELS = 1 << 26
+"""Largest width * height a CompressedImage may declare (67 Mpx, e.g. 8192x8192), checked in its
+header *before* decoding: a few corrupt bytes must not make the decoder allocate gigabytes."""
 
 
 _Converter = Callable[[np.ndarray, int, int, bool], np.ndarray]
@@ -329,6 +332,51 @@ def image_msg_to_rgb(msg: Any, prefer_cv_bridge: bool = False) -> np.ndarray:
 # CompressedImage -> RGB
 
 
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _compressed_header_problem(b: memoryview) -> str | None:
+    """Why a PNG / JPEG must not be handed to the decoder, from its header; None if it may be.
+
+    Checked: PNG chunk lengths within the buffer (one flipped length byte made OpenCV 4.12 spend
+    3-4 s on a 79-byte PNG) and the size a PNG (IHDR) or JPEG (SOF) declares. Other formats and
+    headers that cannot be parsed are left to OpenCV.
+    """
+    size: tuple[int, int] | None = None
+    if bytes(b[:8]) == b"\x89PNG\r\n\x1a\n":
+        pos = 8
+        while pos + 8 <= len(b):
+            length = int.from_bytes(b[pos:pos + 4], "big")
+            kind = bytes(b[pos + 4:pos + 8])
+            if length > len(b) - pos - 12:
+                return (f"PNG chunk {kind!r} at byte {pos} declares {length} bytes but only "
+                        f"{max(len(b) - pos - 12, 0)} follow (truncated or corrupt)")
+            if kind == b"IHDR" and length >= 8:
+                size = (int.from_bytes(b[pos + 8:pos + 12], "big"),
+                        int.from_bytes(b[pos + 12:pos + 16], "big"))
+            if kind == b"IEND":
+                break
+            pos += length + 12
+    elif bytes(b[:2]) == b"\xff\xd8":
+        pos = 2
+        while pos + 4 <= len(b) and b[pos] == 0xFF:
+            marker = b[pos + 1]
+            if marker == 0xFF:  # fill byte
+                pos += 1
+                continue
+            length = int.from_bytes(b[pos + 2:pos + 4], "big")
+            if marker in _JPEG_SOF and pos + 9 <= len(b):
+                size = (int.from_bytes(b[pos + 7:pos + 9], "big"), int.from_bytes(b[pos + 5:pos + 7], "big"))
+                break
+            if marker == 0xDA:  # start of scan: no frame header before it
+                break
+            pos += 2 + length
+    if size is not None and size[0] * size[1] > MAX_DECODED_PIXELS:
+        return (f"its header declares a {size[0]}x{size[1]} image (limit {MAX_DECODED_PIXELS} px "
+                "for compressed images)")
+    return None
+
+
 def compressed_msg_to_rgb(msg: Any) -> np.ndarray:
     """Decode a ``sensor_msgs/CompressedImage`` (JPEG or PNG) to an ``(H, W, 3)`` uint8 RGB array.
 
@@ -348,6 +396,9 @@ def compressed_msg_to_rgb(msg: Any) -> np.ndarray:
     if buf.size == 0:
         raise ImageConversionError("CompressedImage has no data; check the publisher (format "
                                    f"{fmt!r})")
+    problem = _compressed_header_problem(memoryview(buf))
+    if problem:
+        raise ImageConversionError(f"corrupt CompressedImage (format {fmt!r}, {buf.size} bytes): {problem}")
     try:
         bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     except cv2.error as exc:
