@@ -155,6 +155,7 @@ class Stats:
     people: int = 0
     last_image_monotonic: float | None = None
     proc_s: list[float] = field(default_factory=list)
+    pipeline_s: list[float] = field(default_factory=list)  # PoseTracker.process alone
     latency_s: list[float] = field(default_factory=list)
 
 
@@ -436,6 +437,7 @@ class PoseNode(Node):
             self._stats.processed += 1
             self._stats.people = len(poses)
             self._stats.proc_s.append(time.perf_counter() - t0)
+            self._stats.pipeline_s.append(tracker.last_timings.get("total", float("nan")))
             if now_ns > 0:
                 self._stats.latency_s.append((now_ns - stamp_ns) * 1e-9)
 
@@ -528,7 +530,8 @@ class PoseNode(Node):
         s = self._stats
         now = time.monotonic()
         with s.lock:
-            proc, lat, s.proc_s, s.latency_s = s.proc_s, s.latency_s, [], []
+            proc, pipe, lat = s.proc_s, s.pipeline_s, s.latency_s
+            s.proc_s, s.pipeline_s, s.latency_s = [], [], []
             totals = dict(received=s.received, processed=s.processed, dropped=s.dropped, lost=s.lost,
                           conv=s.conversion_errors, proc_err=s.processing_errors, people=s.people,
                           resets=s.timestamp_resets, timeouts=s.camera_timeouts,
@@ -571,6 +574,7 @@ class PoseNode(Node):
             "output_rate_hz": f"{out_rate:.1f}",
             "processing_time_ms": ms(proc, np.mean),
             "processing_time_max_ms": ms(proc, np.max),
+            "pipeline_time_ms": ms(pipe, np.mean),
             "latency_ms": ms(lat, np.mean),
             "latency_max_ms": ms(lat, np.max),
             "active_delegate": self._active_delegate(),
