@@ -35,6 +35,36 @@ def ros_env() -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def graph():
+    """An in-test ROS graph (node + executor) for talking to node processes."""
+    from node_harness import Graph
+
+    g = Graph()
+    try:
+        yield g
+    finally:
+        g.close()
+
+
+@pytest.fixture
+def start_node(ros_env: dict[str, str]):
+    """start_node(namespace, **kwargs) -> a pose_node process, stopped after the test."""
+    from node_harness import NodeProcess
+
+    procs: list = []
+
+    def start(ns: str, **kwargs):
+        procs.append(NodeProcess(ros_env, ns, **kwargs))
+        return procs[-1]
+
+    try:
+        yield start
+    finally:
+        for p in procs:
+            p.close()
+
+
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable

@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,7 @@ from blazepose_ros.msg import PoseKeypoints33Array  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from hypothesis import HealthCheck, Phase, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
-from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
-from rcl_interfaces.srv import SetParameters  # noqa: E402
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
-from test_pose_node import (  # noqa: E402
+from node_harness import (  # noqa: E402
     FRAME,
     RELIABLE,
     Graph,
@@ -67,6 +62,11 @@ from test_pose_node import (  # noqa: E402
     unaccounted,
     video_frames,
 )
+from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
+from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
+from rcl_interfaces.srv import SetParameters  # noqa: E402
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from blazepose_ros.core import PoseTracker  # noqa: E402
@@ -96,28 +96,6 @@ ROS_LINE = re.compile(r"^\[(DEBUG|INFO|WARN|ERROR|FATAL)\] \[")
 # fixtures and helpers
 
 
-@pytest.fixture
-def graph() -> Iterator[Graph]:
-    g = Graph()
-    try:
-        yield g
-    finally:
-        g.close()
-
-
-@pytest.fixture
-def start_node(ros_env: dict[str, str]) -> Iterator[Callable[..., NodeProcess]]:
-    procs: list[NodeProcess] = []
-
-    def start(ns: str, **kwargs: Any) -> NodeProcess:
-        procs.append(NodeProcess(ros_env, ns, **kwargs))
-        return procs[-1]
-
-    try:
-        yield start
-    finally:
-        for p in procs:
-            p.close()
 
 
 def wait_answer(graph: Graph, poses: list[tuple[float, Any]], stamp: int, node: NodeProcess,
