@@ -85,7 +85,8 @@ UINT32_MAX = 2**32 - 1
 MAX_DATA = 1 << 20  # bytes actually sent per fuzz message (declared sizes may be far larger)
 N_RAW = 300
 N_COMPRESSED = 200
-GAP_S = 0.05  # after a message that gets no answer: let the node take it before the next one
+GAP_S = 0.08  # after a message that gets no answer: let the node take it before the next one
+# (keep-last-1: a message the node has not taken yet is replaced inside DDS by the next one)
 # the node's own error lines (libjpeg / libpng also print to stderr, unthrottled: counted apart)
 ERROR_LINE = re.compile(r"^\[(WARN|ERROR)\].*\[[\w.]*pose_node\]: "
                         r"(dropping an image that cannot be converted|frame failed)", re.M)
@@ -121,7 +122,7 @@ def latest_diag(diags: list[tuple[float, Any]], node: NodeProcess) -> dict[str, 
 
 
 def wait_diag(graph: Graph, diags: list[tuple[float, Any]], node: NodeProcess,
-              cond: Callable[[dict[str, Any]], bool], what: str, timeout: float = 6.0) -> dict[str, Any]:
+              cond: Callable[[dict[str, Any]], bool], what: str, timeout: float = 15.0) -> dict[str, Any]:
     graph.spin_until(lambda: (d := latest_diag(diags, node)) is not None and cond(d), timeout, what, node)
     d = latest_diag(diags, node)
     assert d is not None
