@@ -119,8 +119,12 @@ class TFLiteModel:
 
     def __init__(self, path: str | Path, delegate: str = "cpu", num_threads: int = 1,
                  delegate_library: str | Path | None = None,
-                 delegate_options: dict[str, str] | None = None) -> None:
+                 delegate_options: dict[str, str] | None = None,
+                 model_content: bytes | None = None) -> None:
+        """``model_content``: the flatbuffer to run instead of the file's own bytes (e.g.
+        pruned by :mod:`.model_surgery`); ``path`` still names the model in messages."""
         self.path = Path(path)
+        self.model_content = model_content  # the interpreter reads it in place: keep it alive
         if delegate not in DELEGATES:
             raise ValueError(f"delegate must be one of {DELEGATES}, got {delegate!r}")
         if num_threads < 1:
@@ -184,7 +188,11 @@ class TFLiteModel:
         self._outs = [self._interp.tensor(int(o["index"])) for o in outs]
 
     def _build(self, interpreter_cls: type, dlg: Any) -> Any:
-        kwargs: dict[str, Any] = {"model_path": str(self.path), "num_threads": self.num_threads}
+        kwargs: dict[str, Any] = {"num_threads": self.num_threads}
+        if self.model_content is not None:
+            kwargs["model_content"] = self.model_content
+        else:
+            kwargs["model_path"] = str(self.path)
         if dlg is not None:
             kwargs["experimental_delegates"] = [dlg]
         try:

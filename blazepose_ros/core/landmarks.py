@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -32,6 +33,7 @@ from .geometry import (
     warp_crop,
 )
 from .inference import TFLiteModel
+from .model_surgery import prune_outputs
 from .models import ModelError
 from .refmath import sigmoid as _sigmoid
 
@@ -63,6 +65,18 @@ class LandmarkResult:
     aux: np.ndarray
     world: np.ndarray
     mask: np.ndarray | None = None
+
+
+def _is_segmentation(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 4 and shape[-1] == 1
+
+
+def landmark_model_content(path: Path, enable_segmentation: bool) -> bytes | None:
+    """The landmark model's flatbuffer without its segmentation decoder when the mask is
+    not wanted (other outputs bit-identical, ~35 % less work); ``None`` = use the file."""
+    if enable_segmentation:
+        return None
+    return prune_outputs(Path(path).read_bytes(), keep=lambda shape: not _is_segmentation(shape))
 
 
 def sigmoid(x: np.ndarray, exact: bool = False) -> np.ndarray:
@@ -150,7 +164,7 @@ class PoseLandmarker:
                 idx["landmarks"] = i
             elif len(shape) == 2 and size == 1:
                 idx["flag"] = i
-            elif len(shape) == 4 and shape[-1] == 1:
+            elif _is_segmentation(shape):
                 idx["segmentation"] = i
             elif len(shape) == 4 and shape[-1] == NUM_RAW:
                 idx["heatmap"] = i

@@ -20,7 +20,7 @@ from .detector import DetectorOptions, PoseDetector, detection_to_rect
 from .filters import AUX_FILTER, POSE_FILTER, WORLD_FILTER, LandmarksSmoother
 from .geometry import F32, NormRect, alignment_points_rect, transform_rect
 from .inference import TFLiteModel
-from .landmarks import LandmarkOptions, LandmarkResult, PoseLandmarker
+from .landmarks import LandmarkOptions, LandmarkResult, PoseLandmarker, landmark_model_content
 from .models import COMPLEXITY_TO_MODEL, resolve_model
 from .types import Pose
 
@@ -120,7 +120,8 @@ class PoseTracker:
             DetectorOptions(min_score_thresh=float(min_detection_confidence),
                             reference_math=bool(reference_math)))
         self.landmarker = PoseLandmarker(
-            TFLiteModel(lm_file.path, delegate, num_threads, delegate_library),
+            TFLiteModel(lm_file.path, delegate, num_threads, delegate_library,
+                        model_content=landmark_model_content(lm_file.path, enable_segmentation)),
             LandmarkOptions(refine_kernel_size=refine_kernel_size,
                             min_presence=float(min_tracking_confidence),
                             enable_segmentation=enable_segmentation,

@@ -1,0 +1,55 @@
+"""Pruning the segmentation decoder off the landmark model leaves every other output bit-identical."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from blazepose_ros.core import PoseTracker
+from blazepose_ros.core.inference import TFLiteModel
+from blazepose_ros.core.landmarks import landmark_model_content
+from blazepose_ros.core.model_surgery import prune_outputs
+from blazepose_ros.core.models import resolve_model
+
+schema = pytest.importorskip("ai_edge_litert.schema_py_generated")
+
+
+def _ops(content: bytes) -> int:
+    return schema.Model.GetRootAsModel(content, 0).Subgraphs(0).OperatorsLength()
+
+
+def test_pruned_landmark_model_drops_only_the_mask_and_matches_bit_for_bit(data_dir):
+    path = resolve_model("full").path
+    full_bytes = path.read_bytes()
+    pruned = landmark_model_content(path, enable_segmentation=False)
+    assert pruned is not None and _ops(pruned) < _ops(full_bytes)
+    assert landmark_model_content(path, enable_segmentation=True) is None
+
+    full = TFLiteModel(path)
+    small = TFLiteModel(path, model_content=pruned)
+    assert (1, 256, 256, 1) in full.output_shapes and (1, 256, 256, 1) not in small.output_shapes
+    crop = cv2.resize(cv2.imread(str(data_dir / "bus.jpg")), (256, 256))[..., ::-1]
+    for m in (full, small):
+        view = m.input_view()
+        view[0] = crop.astype(np.float32) / 255.0
+        del view
+        m.invoke()
+    by_shape = {s: full.output(i) for i, s in enumerate(full.output_shapes)}
+    for i, s in enumerate(small.output_shapes):
+        np.testing.assert_array_equal(small.output(i), by_shape[s])
+
+
+def test_prune_refuses_no_op_and_empty_requests():
+    content = resolve_model("full").path.read_bytes()
+    assert prune_outputs(content, keep=lambda shape: True) is None   # nothing to remove
+    assert prune_outputs(content, keep=lambda shape: False) is None  # nothing would be left
+
+
+def test_tracker_with_and_without_segmentation_agree(data_dir):
+    rgb = cv2.cvtColor(cv2.imread(str(data_dir / "bus.jpg")), cv2.COLOR_BGR2RGB)
+    plain = PoseTracker(static_image_mode=True).process(rgb, 0.0)
+    masked = PoseTracker(static_image_mode=True, enable_segmentation=True).process(rgb, 0.0)
+    assert len(plain) == len(masked) == 1
+    np.testing.assert_array_equal(plain[0].keypoints, masked[0].keypoints)
+    assert plain[0].mask is None and masked[0].mask is not None
