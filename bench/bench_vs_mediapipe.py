@@ -9,7 +9,9 @@ On the same frames, in one run, tracking mode with landmark smoothing, one threa
   ``process()`` call itself and reports the numbers;
 * ``ours``: ``PoseTracker(model="full", num_threads=1).process()``;
 * ``floor``: ``interpreter.invoke()`` alone on the full landmark model (XNNPACK,
-  1 thread) -- what any implementation pays per tracked frame.
+  1 thread) -- what MediaPipe pays per tracked frame;
+* ``floor_as_run``: the same without the segmentation decoder, as the pipeline runs it
+  when no mask is asked for (its other outputs are bit-identical).
 Sequences: test/data/sample_people.mp4 (640x480) and the same virtual camera over
 zidane.jpg rendered at 1280x720 (blazepose_ros.core.media.motion_frames).
 Both processes are pinned to the same single CPU (MediaPipe sizes its own thread
@@ -164,6 +166,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     from bench import parity_lib as pl
     from blazepose_ros.core.inference import TFLiteModel
+    from blazepose_ros.core.landmarks import landmark_model_content
     from blazepose_ros.core.media import motion_frames
     from blazepose_ros.core.models import resolve_model
 
@@ -174,9 +177,13 @@ def main() -> int:
         "1280x720": [np.ascontiguousarray(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
                      for f in motion_frames(zidane, args.frames, size=(1280, 720))],
     }
-    floor_model = TFLiteModel(resolve_model("full").path, "cpu", 1)
+    full_path = resolve_model("full").path
+    floor_model = TFLiteModel(full_path, "cpu", 1)
+    # the landmark model as the pipeline runs it: without the segmentation decoder
+    floor_run_model = TFLiteModel(full_path, "cpu", 1,
+                                  model_content=landmark_model_content(full_path, enable_segmentation=False))
     crop = np.random.default_rng(0).random(floor_model.input_shape[1:], np.float32)
-    impls = ("mediapipe", "ours", "floor")
+    impls = ("mediapipe", "ours", "floor", "floor_as_run")
     times: dict[tuple[str, str], list[float]] = {(s, i): [] for s in seqs for i in impls}
     poses: dict[tuple[str, str], int] = {}
     parts: dict[str, dict[str, float]] = {}
@@ -187,8 +194,9 @@ def main() -> int:
                 mp_proc.run(seq)
                 run_ours(frames, pl.MP_STAMP_STEP_S)
                 run_floor(floor_model, 10, crop)
+                run_floor(floor_run_model, 10, crop)
             for r in range(args.rounds):
-                order = impls[r % 3:] + impls[: r % 3]
+                order = impls[r % len(impls):] + impls[: r % len(impls)]
                 for seq, frames in seqs.items():
                     for impl in order:
                         if impl == "mediapipe":
@@ -198,7 +206,8 @@ def main() -> int:
                             ms, n, parts[seq] = run_ours(frames, pl.MP_STAMP_STEP_S)
                             poses[(seq, impl)] = n
                         else:
-                            ms = run_floor(floor_model, len(frames), crop)
+                            model = floor_model if impl == "floor" else floor_run_model
+                            ms = run_floor(model, len(frames), crop)
                         times[(seq, impl)] += ms
                 print(f"[bench] round {r + 1}/{args.rounds} done", file=sys.stderr)
         finally:
@@ -211,7 +220,8 @@ def main() -> int:
     print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs; every implementation pinned to CPU {args.cpu}, "
           f"1 interpreter thread; mediapipe {mp_proc.version}; {args.rounds} rounds x {args.frames} frames "
           "per sequence after a warm-up pass; tracking mode with smoothing")
-    head = ("sequence", "impl", "median ms", "p90 ms", "fps", "poses", "ours/floor", "mediapipe/ours")
+    head = ("sequence", "impl", "median ms", "p90 ms", "fps", "poses", "ours/floor",
+            "ours/floor_as_run", "mediapipe/ours")
     rows = []
     result: dict[str, Any] = {"machine": cpu_model(), "cpus": os.cpu_count(), "mediapipe": mp_proc.version,
                               "rounds": args.rounds, "frames": args.frames, "sequences": {}}
@@ -221,8 +231,9 @@ def main() -> int:
         result["sequences"][seq]["ours_parts_median_ms"] = parts.get(seq, {})
         for i in impls:
             rows.append((seq, i, f"{med[i][0]:.2f}", f"{med[i][1]:.2f}", f"{1000 / med[i][0]:.1f}",
-                         "-" if i == "floor" else f"{poses[(seq, i)]}/{len(seqs[seq])}",
+                         "-" if i.startswith("floor") else f"{poses[(seq, i)]}/{len(seqs[seq])}",
                          f"{med['ours'][0] / med['floor'][0]:.2f}" if i == "ours" else "",
+                         f"{med['ours'][0] / med['floor_as_run'][0]:.2f}" if i == "ours" else "",
                          f"{med['mediapipe'][0] / med['ours'][0]:.2f}" if i == "mediapipe" else ""))
     widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(head)]
     for r in (head, tuple("-" * w for w in widths), *rows):
