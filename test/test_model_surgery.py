@@ -53,3 +53,9 @@ def test_tracker_with_and_without_segmentation_agree(data_dir):
     assert len(plain) == len(masked) == 1
     np.testing.assert_array_equal(plain[0].keypoints, masked[0].keypoints)
     assert plain[0].mask is None and masked[0].mask is not None
+
+
+def test_damaged_models_are_left_to_the_interpreter_to_report():
+    content = resolve_model("full").path.read_bytes()
+    for damaged in (content[: len(content) // 3], b"\x00" * 64, b""):
+        assert prune_outputs(damaged, keep=lambda shape: True) is None

@@ -17,18 +17,25 @@ log = logging.getLogger(__name__)
 def prune_outputs(model: bytes, keep: Callable[[tuple[int, ...]], bool]) -> bytes | None:
     """Return ``model`` with only the outputs whose shape ``keep`` accepts, and only the
     operators they need. ``None`` when nothing would be removed or the model cannot be
-    rewritten here (no flatbuffers schema module, several subgraphs, custom operators
-    such as an Edge TPU op, or every output dropped)."""
+    rewritten here (no flatbuffers schema module, a damaged file -- left for the
+    interpreter to report --, several subgraphs, custom operators such as an Edge TPU
+    op, or every output dropped)."""
     try:
         import flatbuffers
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:
         log.info("model pruning unavailable (needs ai_edge_litert's schema and flatbuffers)")
         return None
-    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
-    if len(m.subgraphs) != 1 or any(c.customCode for c in m.operatorCodes or []):
+    try:
+        m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    except Exception as e:  # a damaged flatbuffer fails in many ways; the interpreter reports it
+        log.info("model not pruned, it does not parse: %s: %s", type(e).__name__, e)
+        return None
+    if not m.subgraphs or len(m.subgraphs) != 1 or any(c.customCode for c in m.operatorCodes or []):
         return None
     sg = m.subgraphs[0]
+    if sg.outputs is None or sg.operators is None or sg.tensors is None:
+        return None
     outputs = [int(t) for t in sg.outputs]
     kept = [t for t in outputs if keep(tuple(int(d) for d in sg.tensors[t].shape))]
     if not kept or len(kept) == len(outputs):
