@@ -43,7 +43,7 @@ from rclpy.event_handler import (
     QoSRequestedIncompatibleQoSInfo,
     SubscriptionEventCallbacks,
 )
-from rclpy.exceptions import InvalidParameterTypeException
+from rclpy.exceptions import InvalidParameterTypeException, ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -57,7 +57,20 @@ from rclpy.qos import (
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
+from blazepose_ros.core import PoseTracker
+from blazepose_ros.core.camera import camera_frame_points
+from blazepose_ros.core.draw import draw_poses
+from blazepose_ros.core.inference import DelegateError, InferenceError
+from blazepose_ros.core.models import COMPLEXITY_TO_MODEL, ModelError
 from blazepose_ros.msg import PoseKeypoints33, PoseKeypoints33Array
+from blazepose_ros.ros.conversions import poses_to_array_msg
+from blazepose_ros.ros.image_conversion import (
+    ImageConversionError,
+    compressed_msg_to_rgb,
+    image_msg_to_rgb,
+    rgb_to_image_msg,
+)
+from blazepose_ros.ros.markers import delete_all_markers, pose_markers
 
 DELEGATES = ("cpu", "gpu", "edgetpu", "auto")
 # Parameters whose change needs a new PoseTracker (validated by building it).
@@ -255,13 +268,9 @@ class PoseNode(Node):
         return self.get_parameter(name).value
 
     def _model_name(self) -> str:
-        from blazepose_ros.core.models import COMPLEXITY_TO_MODEL
-
         return self._p("model") or COMPLEXITY_TO_MODEL[self._p("model_complexity")]
 
     def _build_tracker(self, overrides: dict[str, Any]) -> Any:
-        from blazepose_ros.core import PoseTracker
-
         def value(name: str) -> Any:
             return overrides[name] if name in overrides else self._p(name)
 
@@ -396,12 +405,6 @@ class PoseNode(Node):
                                   "tracking cleared", throttle_duration_sec=5.0)
 
     def _process(self, msg: Image | CompressedImage) -> None:
-        from blazepose_ros.ros.image_conversion import (
-            ImageConversionError,
-            compressed_msg_to_rgb,
-            image_msg_to_rgb,
-        )
-
         t0 = time.perf_counter()
         self._timed_out = False
         try:
@@ -479,8 +482,6 @@ class PoseNode(Node):
         return k, d
 
     def _publish(self, poses: list[Any], header: Any, rgb: np.ndarray) -> None:
-        from blazepose_ros.ros.conversions import poses_to_array_msg
-
         height, width = rgb.shape[:2]
         cam = self._camera_matrices(width, height)
         camera_points = [self._camera_points(p, cam) for p in poses] if cam else [None] * len(poses)
@@ -491,8 +492,6 @@ class PoseNode(Node):
         self._last_header = header
         if self._p("publish_markers"):
             if poses:
-                from blazepose_ros.ros.markers import pose_markers
-
                 self._marker_pub.publish(pose_markers(
                     poses, header, self._p("marker_lifetime"), cam is None, camera_points))
             elif self._person_visible:
@@ -502,8 +501,6 @@ class PoseNode(Node):
             self._publish_debug(poses, header, rgb)
 
     def _camera_points(self, pose: Any, cam: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
-        from blazepose_ros.core.camera import camera_frame_points
-
         try:
             return camera_frame_points(pose.world, pose.keypoints, cam[0], cam[1])
         except ValueError as e:  # malformed CameraInfo (K, D): say it once, publish without
@@ -511,15 +508,10 @@ class PoseNode(Node):
             return None
 
     def _publish_delete_markers(self, header: Any) -> None:
-        from blazepose_ros.ros.markers import delete_all_markers
-
         if self._p("publish_markers"):
             self._marker_pub.publish(delete_all_markers(header))
 
     def _publish_debug(self, poses: list[Any], header: Any, rgb: np.ndarray) -> None:
-        from blazepose_ros.core.draw import draw_poses
-        from blazepose_ros.ros.image_conversion import rgb_to_image_msg
-
         bgr = np.ascontiguousarray(rgb[..., ::-1])
         draw_poses(bgr, poses)
         self._debug_pub.publish(rgb_to_image_msg(bgr[..., ::-1], header, "bgr8"))
@@ -602,21 +594,8 @@ class PoseNode(Node):
         self._diag_pub.publish(diag)
 
 
-def _startup_errors() -> tuple[type[BaseException], ...]:
-    """Errors that mean 'cannot start': reported in one log line, exit code 1."""
-    from rclpy.exceptions import ParameterException
-
-    from blazepose_ros.core.models import ModelError
-
-    errors: list[type[BaseException]] = [ModelError, ParameterException, ValueError, OSError]
-    try:
-        from blazepose_ros.core import inference
-
-        errors += [v for k, v in vars(inference).items()
-                   if isinstance(v, type) and issubclass(v, Exception) and k.endswith("Error")]
-    except ImportError:
-        pass
-    return tuple(errors)
+# Errors that mean 'cannot start': reported in one log line, exit code 1.
+STARTUP_ERRORS = (ModelError, InferenceError, DelegateError, ParameterException, ValueError, OSError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -627,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             node = PoseNode()
             node.start()
-        except _startup_errors() as e:
+        except STARTUP_ERRORS as e:
             hint = ""
             if isinstance(e, InvalidParameterTypeException):
                 hint = " (write floating-point values with a decimal point, e.g. 1.0)"
