@@ -17,7 +17,7 @@ def motion_frames(image: np.ndarray, n_frames: int = 90, size: tuple[int, int] =
     +-12 degrees, so a tracker sees smooth translation, scale and rotation.
     """
     h, w = image.shape[:2]
-    out_w, out_h = size
+    out_h = size[1]
     for i in range(n_frames):
         t = i / max(1, n_frames - 1)
         zoom = 1.0 + 0.25 * math.sin(2 * math.pi * t)
@@ -25,24 +25,25 @@ def motion_frames(image: np.ndarray, n_frames: int = 90, size: tuple[int, int] =
         cx = w * (0.5 + 0.12 * math.sin(2 * math.pi * t))
         cy = h * 0.5
         scale = zoom * out_h / h
-        m = cv2.getRotationMatrix2D((cx, cy), angle, scale)
-        m[0, 2] += out_w / 2 - cx
-        m[1, 2] += out_h / 2 - cy
-        yield cv2.warpAffine(image, m, (out_w, out_h), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REFLECT)
+        yield _camera_view(image, (cx, cy), angle, scale, size, cv2.BORDER_REFLECT)
+
+
+def _camera_view(image: np.ndarray, center: tuple[float, float], roll_deg: float, scale: float,
+                 size: tuple[int, int], border: int) -> np.ndarray:
+    """The view of a virtual camera centred on ``center`` (image px), rolled by
+    ``roll_deg`` and scaled by ``scale`` (output px per image px), ``size`` = (w, h)."""
+    m = cv2.getRotationMatrix2D(center, roll_deg, scale)
+    m[0, 2] += size[0] / 2 - center[0]
+    m[1, 2] += size[1] / 2 - center[1]
+    return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=border)
 
 
 def write_motion_sequence(src: Path, dst: Path, n_frames: int = 90, fps: float = 30.0) -> Path:
+    """``sample_people.mp4``: the camera of :func:`motion_frames` over ``src``."""
     image = cv2.imread(str(src))
     if image is None:
         raise FileNotFoundError(f"cannot read image {src}")
-    writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 480))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write {dst} (mp4v codec unavailable)")
-    for frame in motion_frames(image, n_frames):
-        writer.write(frame)
-    writer.release()
-    return dst
+    return _write_mp4(dst, motion_frames(image, n_frames), fps, (640, 480))
 
 
 # The man in the middle of bus.jpg (810x1080): head top ~(285, 400), feet ~(285, 860).
@@ -77,11 +78,7 @@ def follow_frames(image: np.ndarray, center: tuple[float, float], height_px: flo
         # pan in the rolled frame: "along" the window's long side, "across" its short side
         cx = center[0] + along * math.cos(a) - across * math.sin(a)
         cy = center[1] + along * math.sin(a) + across * math.cos(a)
-        m = cv2.getRotationMatrix2D((cx, cy), roll, scale)
-        m[0, 2] += out_w / 2 - cx
-        m[1, 2] += out_h / 2 - cy
-        yield cv2.warpAffine(image, m, (out_w, out_h), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE)
+        yield _camera_view(image, (cx, cy), roll, scale, size, cv2.BORDER_REPLICATE)
 
 
 def write_fullbody_sequence(src: Path, dst: Path, n_frames: int = 100, fps: float = 30.0) -> Path:
