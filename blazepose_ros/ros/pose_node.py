@@ -125,7 +125,9 @@ PARAMS: tuple[ParamSpec, ...] = (
               "the detector runs again on the next frame (MediaPipe option).", float_range=(0.0, 1.0)),
     ParamSpec("smooth_landmarks", True, "Smooth keypoints over time with the one-euro filters, driven "
               "by the image stamps (MediaPipe option; off in static_image_mode)."),
-    ParamSpec("enable_segmentation", False, "Also predict the person segmentation mask (MediaPipe option)."),
+    ParamSpec("enable_segmentation", False, "Also predict the person segmentation mask (MediaPipe option). "
+              "Off, the landmark model runs without its segmentation decoder (same keypoints, ~35 % "
+              "less inference time)."),
     ParamSpec("static_image_mode", False, "Treat every image as unrelated: run the detector on every "
               "frame, no tracking, no smoothing (MediaPipe option)."),
     ParamSpec("compressed", False, "Subscribe to 'image/compressed' (sensor_msgs/CompressedImage) "
