@@ -550,3 +550,26 @@ def test_rviz_config_shows_markers_and_debug_image() -> None:
     assert displays["rviz_default_plugins/Image"]["Topic"]["Value"] == "/pose_node/debug_image"
     assert all(d["Enabled"] for d in displays.values())
     assert not math.isnan(float(vm["Views"]["Current"]["Distance"]))
+
+
+@pytest.mark.usefixtures("data_dir")  # real test media (scripts/setup.sh)
+def test_segmentation_mask_is_published_when_enabled(graph: Graph,
+                                                     start_node: Callable[..., NodeProcess]) -> None:
+    from blazepose_ros.core import PoseTracker
+
+    node = start_node("/t_mask", params={"reliable": True, "enable_segmentation": True,
+                                         "static_image_mode": True})
+    rgb = image_rgb("bus.jpg")
+    image_pub = graph.node.create_publisher(Image, node.topic("image"), RELIABLE)
+    masks = graph.subscribe(Image, node.topic("pose_node/segmentation_mask"))
+    graph.wait_connected(image_pub, node, [node.topic("pose_node/segmentation_mask")])
+    image_pub.publish(image_msg(rgb, 50.0))
+    graph.spin_until(lambda: bool(masks), 15, "a segmentation mask", node)
+
+    msg = masks[0][1]
+    assert (msg.encoding, msg.height, msg.width, msg.step) == ("mono8", *rgb.shape[:2], rgb.shape[1])
+    assert msg.header.frame_id == FRAME and stamp_ns(msg.header.stamp) == round(50.0 * 1e9)
+    got = np.frombuffer(msg.data, np.uint8).reshape(rgb.shape[:2]).astype(np.float32) / 255.0
+    want = PoseTracker(static_image_mode=True, enable_segmentation=True).process(rgb, 50.0)[0].mask
+    assert np.abs(got - want).max() <= 1.0 / 255.0 + 1e-6  # the 8-bit rounding only
+    assert (want > 0.5).mean() > 0.02  # a person's worth of pixels, not an empty mask

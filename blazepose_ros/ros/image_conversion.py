@@ -454,6 +454,21 @@ def rgb_to_image_msg(rgb: np.ndarray, header: Any = None,
     return msg
 
 
+def mono8_to_image_msg(gray: np.ndarray, header: Any = None) -> Any:
+    """Pack an ``(H, W)`` uint8 array into a ``mono8`` ``sensor_msgs/Image`` (``step`` = W)."""
+    from sensor_msgs.msg import Image
+
+    if gray.ndim != 2 or gray.dtype != np.uint8:
+        raise ImageConversionError(f"mono8 needs an (H, W) uint8 array, got {gray.shape} {gray.dtype}")
+    msg = Image()
+    if header is not None:
+        msg.header = header
+    msg.height, msg.width = int(gray.shape[0]), int(gray.shape[1])
+    msg.encoding, msg.is_bigendian, msg.step = "mono8", 0, msg.width
+    msg.data = _byte_array(gray)
+    return msg
+
+
 def rgb_to_compressed_msg(rgb: np.ndarray, header: Any = None,
                           fmt: Literal["jpeg", "png"] = "jpeg", quality: int = 90) -> Any:
     """Encode an ``(H, W, 3)`` uint8 RGB array as a ``sensor_msgs/CompressedImage``.

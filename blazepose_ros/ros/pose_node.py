@@ -9,6 +9,7 @@ Publishes:
     ~/poses           blazepose_ros/PoseKeypoints33Array, every processed frame (also empty)
     ~/markers         visualization_msgs/MarkerArray (DELETEALL when the person is lost)
     ~/debug_image     sensor_msgs/Image with the skeleton drawn (only while subscribed)
+    ~/segmentation_mask  sensor_msgs/Image mono8 person probability (enable_segmentation, while subscribed)
     /diagnostics      diagnostic_msgs/DiagnosticArray at 1 Hz
 
 The subscription callback only keeps the newest message (latest frame wins, the
@@ -68,6 +69,7 @@ from blazepose_ros.ros.image_conversion import (
     ImageConversionError,
     compressed_msg_to_rgb,
     image_msg_to_rgb,
+    mono8_to_image_msg,
     rgb_to_image_msg,
 )
 from blazepose_ros.ros.markers import delete_all_markers, pose_markers
@@ -236,6 +238,7 @@ class PoseNode(Node):
         self._poses_pub = self.create_publisher(PoseKeypoints33Array, "~/poses", out_qos)
         self._marker_pub = self.create_publisher(MarkerArray, "~/markers", out_qos)
         self._debug_pub = self.create_publisher(Image, "~/debug_image", QoSProfile(depth=2))
+        self._mask_pub = self.create_publisher(Image, "~/segmentation_mask", QoSProfile(depth=2))
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", out_qos)
 
         # Watchdogs run on the steady clock so they work with use_sim_time and no /clock.
@@ -501,6 +504,8 @@ class PoseNode(Node):
         self._person_visible = bool(poses)
         if self._debug_pub.get_subscription_count() > 0:
             self._publish_debug(poses, header, rgb)
+        if self._p("enable_segmentation") and self._mask_pub.get_subscription_count() > 0:
+            self._publish_mask(poses, header, (height, width))
 
     def _camera_points(self, pose: Any, cam: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
         try:
@@ -517,6 +522,14 @@ class PoseNode(Node):
         bgr = np.ascontiguousarray(rgb[..., ::-1])
         draw_poses(bgr, poses)
         self._debug_pub.publish(rgb_to_image_msg(bgr[..., ::-1], header, "bgr8"))
+
+    def _publish_mask(self, poses: list[Any], header: Any, size: tuple[int, int]) -> None:
+        """Person probability of every pixel (0..255; 0 where nobody is tracked)."""
+        mask = np.zeros(size, np.float32)
+        for p in poses:
+            if p.mask is not None:
+                np.maximum(mask, p.mask, out=mask)
+        self._mask_pub.publish(mono8_to_image_msg((mask * 255.0 + 0.5).astype(np.uint8), header))
 
     # -- diagnostics (executor thread, 1 Hz) ----------------------------------------------
 
