@@ -68,6 +68,7 @@ from blazepose_ros.ros.conversions import poses_to_array_msg
 from blazepose_ros.ros.image_conversion import (
     ImageConversionError,
     compressed_msg_to_rgb,
+    cv_bridge_available,
     image_msg_to_rgb,
     mono8_to_image_msg,
     rgb_to_image_msg,
@@ -137,6 +138,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("reliable", False, "Subscribe with RELIABLE QoS instead of sensor-data BEST_EFFORT "
               "(both keep only the last frame). Needed only for publishers that insist on it.",
               read_only=True),
+    ParamSpec("use_cv_bridge", True, "Convert raw images with the ROS 2 cv_bridge when it is importable "
+              "(a full ROS 2 install); otherwise, or when false, with the package's own converter "
+              "(zero-copy for rgb8, fuzz-tested).", read_only=True),
     ParamSpec("use_camera_info", True, "Subscribe to 'camera_info' and publish camera-frame 3D "
               "keypoints and markers when it arrives.", read_only=True),
     ParamSpec("rectified", False, "The images are rectified (image_rect topics): camera points use "
@@ -206,6 +210,7 @@ class PoseNode(Node):
 
     def start(self) -> None:
         """Build the tracker (raises the core's model/delegate errors), then wire the graph."""
+        self._use_cv_bridge = bool(self._p("use_cv_bridge")) and cv_bridge_available()
         delegate = self._p("delegate")
         if delegate not in DELEGATES:
             raise ValueError(f"parameter delegate='{delegate}' is not one of {', '.join(DELEGATES)}")
@@ -259,7 +264,8 @@ class PoseNode(Node):
         self.get_logger().info(
             f"tracking poses on '{self._image_sub.topic_name}' "
             f"({'reliable' if self._p('reliable') else 'best effort'}), "
-            f"delegate {self._active_delegate()}, model {self._model_name()}")
+            f"delegate {self._active_delegate()}, model {self._model_name()}, images converted by "
+            f"{'cv_bridge' if self._use_cv_bridge else 'the own converter'}")
 
     def stop(self) -> None:
         """Stop the worker thread (it finishes the frame in progress)."""
@@ -413,7 +419,8 @@ class PoseNode(Node):
         t0 = time.perf_counter()
         self._timed_out = False
         try:
-            rgb = compressed_msg_to_rgb(msg) if isinstance(msg, CompressedImage) else image_msg_to_rgb(msg)
+            rgb = (compressed_msg_to_rgb(msg) if isinstance(msg, CompressedImage)
+                   else image_msg_to_rgb(msg, prefer_cv_bridge=self._use_cv_bridge))
         except ImageConversionError as e:
             with self._stats.lock:
                 self._stats.conversion_errors += 1
