@@ -21,6 +21,7 @@ Run: ``python -m blazepose_ros.ros.pose_node --ros-args --params-file config/pos
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -45,7 +46,7 @@ from rclpy.event_handler import (
     SubscriptionEventCallbacks,
 )
 from rclpy.exceptions import InvalidParameterTypeException, ParameterException
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (
@@ -55,6 +56,7 @@ from rclpy.qos import (
     QoSProfile,
     ReliabilityPolicy,
 )
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
@@ -622,8 +624,15 @@ STARTUP_ERRORS = (ModelError, InferenceError, DelegateError, ParameterException,
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv if argv is None else argv
-    rclpy.init(args=args)
+    # Own SIGINT/SIGTERM handling: rclpy's raises KeyboardInterrupt wherever the main thread
+    # is, and inside a message take that surfaces as a RuntimeError from pybind11 instead of
+    # a clean shutdown. A flag checked between executor turns never interrupts a take.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop.set())
     node: PoseNode | None = None
+    executor = SingleThreadedExecutor()
     try:
         try:
             node = PoseNode()
@@ -634,10 +643,13 @@ def main(argv: list[str] | None = None) -> int:
                 hint = " (write floating-point values with a decimal point, e.g. 1.0)"
             rclpy.logging.get_logger("pose_node").error(f"cannot start: {e}{hint}")
             return 1
-        rclpy.spin(node)
+        executor.add_node(node)
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        executor.shutdown()
         if node is not None:
             node.stop()
             node.destroy_node()
