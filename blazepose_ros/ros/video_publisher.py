@@ -29,7 +29,9 @@ The node exits with status 0 at the end of the source when not looping (or after
 from __future__ import annotations
 
 import math
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +53,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from blazepose_ros.core.camera import intrinsics_from_fov
@@ -478,12 +481,17 @@ class VideoPublisher(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Console entry point; returns the process exit status (0 on a normal end or a signal)."""
-    rclpy.init(args=args)
+    # Own SIGINT/SIGTERM handling (as in pose_node): a KeyboardInterrupt raised inside a
+    # publish's C++ -> Python conversion would surface as a RuntimeError, not a clean stop.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop.set())
     node: VideoPublisher | None = None
     status = 0
     try:
         node = VideoPublisher()
-        while rclpy.ok() and not node.done:
+        while rclpy.ok() and not node.done and not stop.is_set():
             rclpy.spin_once(node, timeout_sec=0.1)
         if node.done:
             # let the middleware hand out the last samples before the participant goes away
