@@ -207,7 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=30.0, help="camera frame rate, Hz")
     ap.add_argument("--out", default=str(ROOT / "out" / "demo"))
     ap.add_argument("--no-gestures", dest="gestures", action="store_false")
-    return run(ap.parse_args(argv))
+    from rclpy.executors import ExternalShutdownException
+
+    try:
+        return run(ap.parse_args(argv))
+    except (KeyboardInterrupt, ExternalShutdownException):  # run()'s finally stopped the nodes
+        print("[demo] interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
