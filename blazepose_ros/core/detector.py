@@ -294,9 +294,7 @@ class PoseDetector:
         self.model = model
         self.options = options or DetectorOptions()
         s = self.options.input_size
-        if model.input_shape != (1, s, s, 3):
-            raise ModelError(f"detector '{model.path}' input is {model.input_shape}, "
-                             f"expected (1, {s}, {s}, 3)")
+        model.require_square_rgb_input(s, "detector")
         self.anchors = generate_anchors(self.options.anchors)
         n = len(self.anchors)
         self._box_idx = self._score_idx = -1

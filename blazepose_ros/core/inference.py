@@ -213,6 +213,12 @@ class TFLiteModel:
         return interp
 
     # --- I/O -----------------------------------------------------------------
+    def require_square_rgb_input(self, size: int, role: str) -> None:
+        """Raise ModelError unless the input is (1, size, size, 3); ``role`` names the model."""
+        if self.input_shape != (1, size, size, 3):
+            raise ModelError(f"{role} model '{self.path}' input is {self.input_shape}, "
+                             f"expected (1, {size}, {size}, 3)")
+
     def input_view(self) -> np.ndarray:
         """Writable view of the input tensor (e.g. shape (1, H, W, 3) float32)."""
         return self._in()

@@ -146,9 +146,7 @@ class PoseLandmarker:
         self.model = model
         self.options = options or LandmarkOptions()
         s = self.options.input_size
-        if model.input_shape != (1, s, s, 3):
-            raise ModelError(f"landmark model '{model.path}' input is {model.input_shape}, "
-                             f"expected (1, {s}, {s}, 3)")
+        model.require_square_rgb_input(s, "landmark")
         self._idx = self._map_outputs(model)
         self._crop = np.empty((s, s, 3), np.uint8)
         self._scale, self._offset = value_range_transform(0.0, 1.0)
