@@ -30,7 +30,6 @@ counter-clockwise seen from above, i.e. turning left [rad/s].
 from __future__ import annotations
 
 import math
-import signal
 import sys
 import threading
 from collections.abc import Mapping
@@ -51,7 +50,6 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from rclpy.time import Time
 from std_srvs.srv import SetBool
 
@@ -64,6 +62,7 @@ from blazepose_ros.core.gestures import (
     config_from_mapping,
 )
 from blazepose_ros.msg import Gesture, PoseKeypoints33, PoseKeypoints33Array
+from blazepose_ros.ros.signals import init_with_stop_event
 
 __all__ = [
     "Command",
@@ -569,14 +568,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the node until SIGINT/SIGTERM; a zero cmd_vel is sent on the way out."""
     args = sys.argv if argv is None else argv
     # Own signal handling so the node is still alive to send the final zero velocity.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-
-    def _request_stop(signum, frame) -> None:
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _request_stop)
+    stop = init_with_stop_event(args)
     node: GestureNode | None = None
     try:
         try:

@@ -21,7 +21,6 @@ Run: ``python -m blazepose_ros.ros.pose_node --ros-args --params-file config/pos
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
@@ -56,7 +55,6 @@ from rclpy.qos import (
     QoSProfile,
     ReliabilityPolicy,
 )
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
@@ -76,6 +74,7 @@ from blazepose_ros.ros.image_conversion import (
     rgb_to_image_msg,
 )
 from blazepose_ros.ros.markers import delete_all_markers, pose_markers
+from blazepose_ros.ros.signals import init_with_stop_event
 
 DELEGATES = ("cpu", "gpu", "edgetpu", "auto")
 # Parameters whose change needs a new PoseTracker (validated by building it).
@@ -624,13 +623,7 @@ STARTUP_ERRORS = (ModelError, InferenceError, DelegateError, ParameterException,
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv if argv is None else argv
-    # Own SIGINT/SIGTERM handling: rclpy's raises KeyboardInterrupt wherever the main thread
-    # is, and inside a message take that surfaces as a RuntimeError from pybind11 instead of
-    # a clean shutdown. A flag checked between executor turns never interrupts a take.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: stop.set())
+    stop = init_with_stop_event(args)
     node: PoseNode | None = None
     executor = SingleThreadedExecutor()
     try:

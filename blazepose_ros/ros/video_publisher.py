@@ -29,9 +29,7 @@ The node exits with status 0 at the end of the source when not looping (or after
 from __future__ import annotations
 
 import math
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,11 +51,11 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from blazepose_ros.core.camera import intrinsics_from_fov
 from blazepose_ros.ros.image_conversion import _byte_array, rgb_to_compressed_msg
+from blazepose_ros.ros.signals import init_with_stop_event
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 DEFAULT_FOLDER_FPS = 10.0
@@ -481,12 +479,7 @@ class VideoPublisher(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Console entry point; returns the process exit status (0 on a normal end or a signal)."""
-    # Own SIGINT/SIGTERM handling (as in pose_node): a KeyboardInterrupt raised inside a
-    # publish's C++ -> Python conversion would surface as a RuntimeError, not a clean stop.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: stop.set())
+    stop = init_with_stop_event(args)
     node: VideoPublisher | None = None
     status = 0
     try:
