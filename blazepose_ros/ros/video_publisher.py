@@ -55,6 +55,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from blazepose_ros.core.camera import intrinsics_from_fov
 from blazepose_ros.ros.image_conversion import _byte_array, rgb_to_compressed_msg
+from blazepose_ros.ros.malloc_tuning import keep_frame_memory
 from blazepose_ros.ros.signals import init_with_stop_event
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -324,6 +325,9 @@ class VideoPublisher(Node):
             self.camera_info = pinhole_camera_info(info.width, info.height, self._number("fov_deg"))
         self.camera_info.header.frame_id = self.frame_id
 
+        why_not = keep_frame_memory()  # frames are serialised every tick: reuse, do not fault in
+        if why_not:
+            self.get_logger().debug(f"malloc left as it is: {why_not}")
         self._frames: list[_Frame] | None = None
         if bool(p("preload").value) and self.source.seekable:
             self._frames = self._preload(int(p("preload_max_mb").value))
