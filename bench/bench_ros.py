@@ -19,11 +19,17 @@ time taken two ways: ``PoseTracker.process`` on the same frames in this process 
 before, and the node's own ``pipeline_time_ms`` (same code, under the same CPU contention
 as the rest of the graph, from ``/diagnostics``); the
 target is <= 2 ms at 1280x720. All processes share the machine's cores.
+
+The *floor* run replaces pose_node by a zero-work relay (``--relay``: same subscription QoS,
+same ``keep_frame_memory``, publishes a prebuilt ``PoseKeypoints33Array`` with the image's
+header from the subscription callback): what any Python node in this graph costs before it does
+anything. "node over floor" = the node's overhead minus that floor.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import signal
 import subprocess
@@ -60,6 +66,38 @@ def pipeline_ms(frames: list[np.ndarray], reps: int) -> float:
     return bl.ms(t[len(frames) // 3:])
 
 
+def relay(compressed: bool, keep: bool) -> int:
+    """The zero-work stand-in for pose_node (run in its own process by ``run_case``)."""
+    import rclpy
+    from blazepose_ros.msg import PoseKeypoints33, PoseKeypoints33Array
+    from rclpy.qos import QoSProfile, qos_profile_sensor_data
+    from sensor_msgs.msg import CompressedImage, Image
+
+    from blazepose_ros.ros.malloc_tuning import keep_frame_memory
+    from blazepose_ros.ros.signals import init_with_stop_event
+
+    stop = init_with_stop_event(None)
+    if keep:
+        keep_frame_memory()
+    node = rclpy.create_node("pose_node")
+    pub = node.create_publisher(PoseKeypoints33Array, "~/poses", QoSProfile(depth=10))
+    out = PoseKeypoints33Array(poses=[PoseKeypoints33()])
+
+    def on_image(msg: Image | CompressedImage) -> None:
+        out.header = out.poses[0].header = msg.header
+        pub.publish(out)
+
+    image_qos = QoSProfile(depth=1, reliability=qos_profile_sensor_data.reliability)
+    if compressed:
+        node.create_subscription(CompressedImage, "image/compressed", on_image, image_qos)
+    else:
+        node.create_subscription(Image, "image", on_image, image_qos)
+    while not stop.is_set():
+        rclpy.spin_once(node, timeout_sec=0.1)
+    rclpy.try_shutdown()
+    return 0
+
+
 def spawn(args: list[str], log: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args], stdout=log.open("w"), stderr=subprocess.STDOUT,
                             start_new_session=True, env=os.environ.copy())
@@ -76,19 +114,26 @@ def stop(p: subprocess.Popen) -> None:
 
 
 def run_case(folder: Path, compressed: bool, rate: float, seconds: float, warmup: float,
-             logdir: Path) -> dict[str, float]:
+             logdir: Path, floor: bool = False, keep: bool = True) -> dict[str, float]:
     import rclpy
     from blazepose_ros.msg import PoseKeypoints33Array
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.qos import QoSProfile
 
-    tag = f"{folder.name}_{'jpeg' if compressed else 'raw'}_{rate:g}"
+    tag = (f"{folder.name}_{'jpeg' if compressed else 'raw'}_{rate:g}{'_floor' if floor else ''}"
+           f"{'' if keep else '_mallocdefaults'}")
     comp = f"compressed:={str(compressed).lower()}"
-    node = spawn(["-m", "blazepose_ros.ros.pose_node", "--ros-args", "-p", comp,
-                  "-p", "use_camera_info:=false", "-p", "no_image_warning:=0.0"], logdir / f"node_{tag}.log")
+    keep_param = ["-p", f"keep_frame_memory:={str(keep).lower()}"]
+    log = logdir / f"node_{tag}.log"
+    if floor:
+        node = spawn([__file__, "--relay"] + (["--compressed"] if compressed else [])
+                     + ([] if keep else ["--malloc-defaults"]), log)
+    else:
+        node = spawn(["-m", "blazepose_ros.ros.pose_node", "--ros-args", "-p", comp, *keep_param,
+                      "-p", "use_camera_info:=false", "-p", "no_image_warning:=0.0"], log)
     pub = spawn(["-m", "blazepose_ros.ros.video_publisher", "--ros-args", "-p", f"source:={folder}",
                  "-p", f"rate:={rate}", "-p", "loop:=true", "-p", f"compressed:={str(compressed).lower()}",
-                 "-p", "wait_for_subscribers:=1"], logdir / f"pub_{tag}.log")
+                 "-p", "wait_for_subscribers:=1", *keep_param], logdir / f"pub_{tag}.log")
     lat: list[float] = []
     arrivals: list[float] = []
     diag: dict[str, list[float]] = {"processing_time_ms": [], "pipeline_time_ms": [], "output_rate_hz": [],
@@ -145,7 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="shorter runs, 640x480 and 1280x720 only")
     ap.add_argument("--sizes", nargs="+", help="WxH list (default 640x480 1280x720 1920x1080)")
     ap.add_argument("--seconds", type=float, help="measured seconds per run (default 20, quick 6)")
+    ap.add_argument("--compare-malloc", action="store_true",
+                    help="also run every case with glibc malloc defaults (keep_frame_memory:=false in "
+                         "publisher and node), side by side")
+    ap.add_argument("--relay", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--malloc-defaults", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--compressed", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.relay:
+        return relay(args.compressed, keep=not args.malloc_defaults)
     sizes = args.sizes or (["640x480", "1280x720"] if args.quick else ["640x480", "1280x720", "1920x1080"])
     seconds = args.seconds or (6.0 if args.quick else 20.0)
     tmp = Path(tempfile.mkdtemp(prefix="bench_ros_"))
@@ -155,16 +208,22 @@ def main(argv: list[str] | None = None) -> int:
         folder = tmp / s
         frames = write_frames((w, h), 30, folder)
         pipe = pipeline_ms(frames, 2 if args.quick else 4)
-        for compressed in (False, True):
-            lat = run_case(folder, compressed, 10.0, seconds, 4.0, tmp)
-            thr = run_case(folder, compressed, 100.0, seconds / 2, 4.0, tmp)
-            rows.append([s, "JPEG" if compressed else "raw rgb8", lat["n"], pipe, lat["p50"], lat["p90"],
-                         lat["p99"], lat["p50"] - pipe, lat["node_pipe"], lat["p50"] - lat["node_pipe"],
-                         lat["node_proc"], thr["rate"], thr["in_rate"]])
+        mallocs = (True, False) if args.compare_malloc else (True,)
+        for compressed, keep in itertools.product((False, True), mallocs):
+            lat = run_case(folder, compressed, 10.0, seconds, 4.0, tmp, keep=keep)
+            floor = run_case(folder, compressed, 10.0, seconds, 4.0, tmp, floor=True, keep=keep)
+            thr = run_case(folder, compressed, 100.0, seconds / 2, 4.0, tmp, keep=keep)
+            overhead = lat["p50"] - lat["node_pipe"]
+            rows.append([s, "JPEG" if compressed else "raw rgb8",
+                         "keep_frame_memory" if keep else "glibc defaults", lat["n"], pipe, lat["p50"],
+                         lat["p90"], lat["p99"], lat["p50"] - pipe, lat["node_pipe"], overhead, floor["p50"],
+                         overhead - floor["p50"], lat["node_proc"], thr["rate"], thr["in_rate"]])
     print(bl.header("ROS end to end (publisher -> pose_node -> subscriber, separate processes)"))
-    print(bl.table(["size", "transport", "frames", "pipeline ms (in-process)", "e2e p50 ms", "e2e p90 ms",
-                    "e2e p99 ms", "ROS overhead ms (p50 - pipeline)", "pipeline ms in the node (diag)",
-                    "ROS overhead ms (p50 - pipeline in the node)", "node processing ms (diag)",
+    print(bl.table(["size", "transport", "malloc", "frames", "pipeline ms (in-process)", "e2e p50 ms",
+                    "e2e p90 ms", "e2e p99 ms", "ROS overhead ms (p50 - pipeline)",
+                    "pipeline ms in the node (diag)",
+                    "ROS overhead ms (p50 - pipeline in the node)", "floor p50 ms (zero-work relay)",
+                    "node over floor ms", "node processing ms (diag)",
                     "throughput Hz (pub 100 Hz)", "received Hz"], rows))
     print(f"\nLatency runs: publisher at 10 Hz; logs in {tmp}")
     return 0

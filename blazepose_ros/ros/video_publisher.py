@@ -284,6 +284,9 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
     "wait_for_subscribers": (0, _descriptor(
         "Hold the first frame until 'image' and 'image/compressed' together have this many "
         "subscribers; 0 = start at once.", int_range=(0, 1000))),
+    "keep_frame_memory": (True, _descriptor(
+        "Tune glibc malloc so frame-sized buffers are reused instead of page-faulted in again for "
+        "every published frame (as pose_node's parameter of the same name).")),
 }
 
 
@@ -325,9 +328,9 @@ class VideoPublisher(Node):
             self.camera_info = pinhole_camera_info(info.width, info.height, self._number("fov_deg"))
         self.camera_info.header.frame_id = self.frame_id
 
-        why_not = keep_frame_memory()  # frames are serialised every tick: reuse, do not fault in
+        why_not = keep_frame_memory() if p("keep_frame_memory").value else None
         if why_not:
-            self.get_logger().debug(f"malloc left as it is: {why_not}")
+            self.get_logger().info(f"keep_frame_memory: left malloc as it is ({why_not})")
         self._frames: list[_Frame] | None = None
         if bool(p("preload").value) and self.source.seekable:
             self._frames = self._preload(int(p("preload_max_mb").value))
