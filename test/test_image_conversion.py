@@ -244,6 +244,8 @@ def test_compressed_jpeg_and_png_round_trip(photo):
     msg = CompressedImage(format="rgb8; jpeg compressed bgr8")
     msg.data = enc.tobytes()
     assert psnr(compressed_msg_to_rgb(msg), photo) > 30
+    # decoding straight to RGB (OpenCV >= 4.10) gives exactly the pixels of BGR decode + swap
+    np.testing.assert_array_equal(compressed_msg_to_rgb(msg), cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1])
 
 
 @pytest.mark.parametrize(
