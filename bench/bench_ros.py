@@ -2,6 +2,7 @@
 """ROS end to end: publisher -> pose_node -> subscriber, three processes over real DDS.
 
     . scripts/env.sh && python bench/bench_ros.py [--quick] [--sizes 640x480 1280x720 1920x1080]
+                                                  [--repeats 3] [--compare-malloc]
 
 For each size and transport (raw rgb8 ``Image``, JPEG ``CompressedImage``):
 
@@ -12,7 +13,8 @@ For each size and transport (raw rgb8 ``Image``, JPEG ``CompressedImage``):
 * this process subscribes to ``/pose_node/poses`` and takes latency = arrival time -
   header stamp (the image's stamp travels through), and reads ``/diagnostics``.
 
-Two runs per case: *latency* at 10 Hz (the node is never saturated, no queueing) and
+Runs per case: *latency* at 10 Hz (the node is never saturated, no queueing; ``--repeats``
+runs, alternating with the floor runs below, samples pooled) and
 *throughput* with the publisher at 100 Hz (the node drops to its own rate: latest frame
 wins). ROS overhead = median end-to-end latency - median pipeline time, with the pipeline
 time taken two ways: ``PoseTracker.process`` on the same frames in this process just
@@ -175,10 +177,20 @@ def run_case(folder: Path, compressed: bool, rate: float, seconds: float, warmup
         sub_node.destroy_node()
         rclpy.shutdown(context=ctx)
     dur = (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else float("nan")
+    return {"lat": lat, "rate": (len(arrivals) - 1) / dur if dur == dur and dur > 0 else float("nan"),
+            **{k: v for k, v in diag.items()}}
+
+
+def pooled(runs: list[dict]) -> dict[str, float]:
+    """Statistics over the samples of several runs of one case (repeats are interleaved)."""
+    lat = [x for r in runs for x in r["lat"]]
+
+    def pool(key: str) -> float:
+        return med([x for r in runs for x in r[key]])
+
     return {"n": len(lat), "p50": bl.ms(lat, 50), "p90": bl.ms(lat, 90), "p99": bl.ms(lat, 99),
-            "rate": (len(arrivals) - 1) / dur if dur == dur and dur > 0 else float("nan"),
-            "node_proc": med(diag["processing_time_ms"]), "node_pipe": med(diag["pipeline_time_ms"]),
-            "in_rate": med(diag["input_rate_hz"])}
+            "rate": med([r["rate"] for r in runs]), "node_proc": pool("processing_time_ms"),
+            "node_pipe": pool("pipeline_time_ms"), "in_rate": pool("input_rate_hz")}
 
 
 def med(values: list[float]) -> float:
@@ -190,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="shorter runs, 640x480 and 1280x720 only")
     ap.add_argument("--sizes", nargs="+", help="WxH list (default 640x480 1280x720 1920x1080)")
     ap.add_argument("--seconds", type=float, help="measured seconds per run (default 20, quick 6)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="latency runs per case, node and zero-work floor alternating (samples pooled)")
     ap.add_argument("--compare-malloc", action="store_true",
                     help="also run every case with glibc malloc defaults (keep_frame_memory:=false in "
                          "publisher and node), side by side")
@@ -210,9 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         pipe = pipeline_ms(frames, 2 if args.quick else 4)
         mallocs = (True, False) if args.compare_malloc else (True,)
         for compressed, keep in itertools.product((False, True), mallocs):
-            lat = run_case(folder, compressed, 10.0, seconds, 4.0, tmp, keep=keep)
-            floor = run_case(folder, compressed, 10.0, seconds, 4.0, tmp, floor=True, keep=keep)
-            thr = run_case(folder, compressed, 100.0, seconds / 2, 4.0, tmp, keep=keep)
+            lat_runs, floor_runs = [], []
+            for _ in range(args.repeats):  # node and floor alternate: drifts of the machine hit both
+                for runs, floor in ((lat_runs, False), (floor_runs, True)):
+                    runs.append(run_case(folder, compressed, 10.0, seconds, 4.0, tmp, floor=floor, keep=keep))
+            lat, floor = pooled(lat_runs), pooled(floor_runs)
+            thr = pooled([run_case(folder, compressed, 100.0, seconds / 2, 4.0, tmp, keep=keep)])
             overhead = lat["p50"] - lat["node_pipe"]
             rows.append([s, "JPEG" if compressed else "raw rgb8",
                          "keep_frame_memory" if keep else "glibc defaults", lat["n"], pipe, lat["p50"],

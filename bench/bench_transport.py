@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One image hop over DDS, glibc malloc defaults vs ``keep_frame_memory``, side by side.
 
-    . scripts/env.sh && python bench/bench_transport.py [--sizes 640x480 1280x720 1920x1080]
+    . scripts/env.sh && python bench/bench_transport.py [--quick] [--sizes 640x480 1280x720 1920x1080]
 
 A publisher process sends a real rgb8 frame (zidane.jpg, resized) at 10 Hz, BEST_EFFORT
 keep-last 1 like a camera, stamping it with the system clock just before ``publish``; a
@@ -104,6 +104,7 @@ def hop(size: str, keep: bool) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", nargs="+", default=["640x480", "1280x720", "1920x1080"])
+    ap.add_argument("--quick", action="store_true", help="1280x720 only")
     ap.add_argument("--role", choices=["pub", "sub"], help=argparse.SUPPRESS)
     ap.add_argument("--keep", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         role_sub(bool(args.keep))
         return 0
     rows = []
-    for s in args.sizes:
+    for s in ["1280x720"] if args.quick else args.sizes:
         w, h = (int(v) for v in s.split("x"))
         pages = w * h * 3 / 4096
         res = {keep: hop(s, keep) for keep in (False, True)}
