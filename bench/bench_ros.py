@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,9 +101,34 @@ def relay(compressed: bool, keep: bool) -> int:
     return 0
 
 
-def spawn(args: list[str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, *args], stdout=log.open("w"), stderr=subprocess.STDOUT,
+def spawn(args: list[str], log: Path, program: str = sys.executable) -> subprocess.Popen:
+    return subprocess.Popen([program, *args], stdout=log.open("w"), stderr=subprocess.STDOUT,
                             start_new_session=True, env=os.environ.copy())
+
+
+def build_native(out: Path) -> Path:
+    """Compile bench/native_endpoints.c against the venv's rcl and the built messages."""
+    import sysconfig
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise SystemExit("--native needs a C compiler (cc or gcc)")
+    venv, install = Path(sys.prefix), bl.ROOT / ".colcon" / "install" / "blazepose_ros"
+    pylib = sysconfig.get_config_var("LIBDIR")
+    libdirs = [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d]
+    cmd = [cc, "-O2", "-o", str(out), str(bl.ROOT / "bench" / "native_endpoints.c"),
+           *(f"-I{d}" for d in sorted((venv / "include").iterdir()) if d.is_dir()),
+           f"-I{install / 'include' / 'blazepose_ros'}", f"-L{venv / 'lib'}", f"-L{install / 'lib'}",
+           "-lrcl", "-lrcutils", "-lrmw", "-lrosidl_runtime_c", "-lsensor_msgs__rosidl_generator_c",
+           "-lsensor_msgs__rosidl_typesupport_c", "-lblazepose_ros__rosidl_generator_c",
+           "-lblazepose_ros__rosidl_typesupport_c", *(f"-Wl,-rpath-link,{d}" for d in libdirs),
+           # the rcl wheel links message libraries that reference libpython's symbols
+           f"-L{pylib}", "-Wl,--no-as-needed", f"-lpython{sysconfig.get_python_version()}",
+           f"-Wl,-rpath,{pylib}"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"building the native endpoints failed:\n{res.stderr[-3000:]}")
+    return out
 
 
 def stop(p: subprocess.Popen) -> None:
@@ -116,7 +142,9 @@ def stop(p: subprocess.Popen) -> None:
 
 
 def run_case(folder: Path, compressed: bool, rate: float, seconds: float, warmup: float,
-             logdir: Path, floor: bool = False, keep: bool = True) -> dict[str, float]:
+             logdir: Path, floor: bool = False, keep: bool = True,
+             native: Path | None = None) -> dict[str, float]:
+    """One run; ``native``: the compiled native_endpoints as camera and consumer (raw only)."""
     import rclpy
     from blazepose_ros.msg import PoseKeypoints33Array
     from diagnostic_msgs.msg import DiagnosticArray
@@ -133,9 +161,17 @@ def run_case(folder: Path, compressed: bool, rate: float, seconds: float, warmup
     else:
         node = spawn(["-m", "blazepose_ros.ros.pose_node", "--ros-args", "-p", comp, *keep_param,
                       "-p", "use_camera_info:=false", "-p", "no_image_warning:=0.0"], log)
-    pub = spawn(["-m", "blazepose_ros.ros.video_publisher", "--ros-args", "-p", f"source:={folder}",
-                 "-p", f"rate:={rate}", "-p", "loop:=true", "-p", f"compressed:={str(compressed).lower()}",
-                 "-p", "wait_for_subscribers:=1", *keep_param], logdir / f"pub_{tag}.log")
+    native_sub = None
+    if native is not None:
+        w, h = (int(v) for v in folder.name.split("x"))
+        pub = spawn(["pub", str(folder / "frames.rgb"), str(w), str(h), str(rate),
+                     str(warmup + seconds + 10)], logdir / f"pub_{tag}_native.log", program=str(native))
+        native_out = logdir / f"sub_{tag}_native.txt"
+        native_sub = spawn(["sub", str(warmup + seconds)], native_out, program=str(native))
+    else:
+        pub = spawn(["-m", "blazepose_ros.ros.video_publisher", "--ros-args", "-p", f"source:={folder}",
+                     "-p", f"rate:={rate}", "-p", "loop:=true", "-p", comp, "-p", "wait_for_subscribers:=1",
+                     *keep_param], logdir / f"pub_{tag}.log")
     lat: list[float] = []
     arrivals: list[float] = []
     diag: dict[str, list[float]] = {"processing_time_ms": [], "pipeline_time_ms": [], "output_rate_hz": [],
@@ -163,7 +199,8 @@ def run_case(folder: Path, compressed: bool, rate: float, seconds: float, warmup
     ctx = rclpy.Context()
     rclpy.init(context=ctx)
     sub_node = rclpy.create_node("bench_ros_sub", context=ctx)
-    sub_node.create_subscription(PoseKeypoints33Array, "/pose_node/poses", on_poses, QoSProfile(depth=50))
+    if native_sub is None:
+        sub_node.create_subscription(PoseKeypoints33Array, "/pose_node/poses", on_poses, QoSProfile(depth=50))
     sub_node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, QoSProfile(depth=10))
     ex = rclpy.executors.SingleThreadedExecutor(context=ctx)
     ex.add_node(sub_node)
@@ -172,10 +209,16 @@ def run_case(folder: Path, compressed: bool, rate: float, seconds: float, warmup
             measuring[0] = time.monotonic() - t_start > warmup
             ex.spin_once(timeout_sec=0.05)
     finally:
+        if native_sub is not None:
+            native_sub.wait(10)
         stop(pub)
         stop(node)
         sub_node.destroy_node()
         rclpy.shutdown(context=ctx)
+    if native_sub is not None:  # lines "latency_ns arrival_monotonic_ns"
+        rows = [line.split() for line in native_out.read_text().splitlines()]
+        rows = [(int(a) * 1e-9, int(b) * 1e-9) for a, b in rows if int(b) * 1e-9 - t_start > warmup]
+        lat, arrivals = [r[0] for r in rows], [r[1] for r in rows]
     dur = (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else float("nan")
     return {"lat": lat, "rate": (len(arrivals) - 1) / dur if dur == dur and dur > 0 else float("nan"),
             **{k: v for k, v in diag.items()}}
@@ -207,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare-malloc", action="store_true",
                     help="also run every case with glibc malloc defaults (keep_frame_memory:=false in "
                          "publisher and node), side by side")
+    ap.add_argument("--native", action="store_true",
+                    help="also run with a C camera and a C consumer (bench/native_endpoints.c, built with "
+                         "cc against rcl) around the node, as on a robot with a C++ camera driver; raw only")
     ap.add_argument("--relay", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--malloc-defaults", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--compressed", action="store_true", help=argparse.SUPPRESS)
@@ -216,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.sizes or (["640x480", "1280x720"] if args.quick else ["640x480", "1280x720", "1920x1080"])
     seconds = args.seconds or (6.0 if args.quick else 20.0)
     tmp = Path(tempfile.mkdtemp(prefix="bench_ros_"))
+    native = build_native(tmp / "native_endpoints") if args.native else None
     rows = []
     for s in sizes:
         w, h = (int(v) for v in s.split("x"))
@@ -223,18 +270,24 @@ def main(argv: list[str] | None = None) -> int:
         frames = write_frames((w, h), 30, folder)
         pipe = pipeline_ms(frames, 2 if args.quick else 4)
         mallocs = (True, False) if args.compare_malloc else (True,)
-        for compressed, keep in itertools.product((False, True), mallocs):
+        cases = [(c, k, None) for c, k in itertools.product(("raw rgb8", "JPEG"), mallocs)]
+        if native is not None:
+            (folder / "frames.rgb").write_bytes(b"".join(np.ascontiguousarray(f).tobytes() for f in frames))
+            cases += [("raw rgb8, C camera + C consumer", k, native) for k in mallocs]
+        for transport, keep, exe in cases:
+            compressed = transport == "JPEG"
             lat_runs, floor_runs = [], []
             for _ in range(args.repeats):  # node and floor alternate: drifts of the machine hit both
                 for runs, floor in ((lat_runs, False), (floor_runs, True)):
-                    runs.append(run_case(folder, compressed, 10.0, seconds, 4.0, tmp, floor=floor, keep=keep))
+                    runs.append(run_case(folder, compressed, 10.0, seconds, 4.0, tmp, floor=floor, keep=keep,
+                                         native=exe))
             lat, floor = pooled(lat_runs), pooled(floor_runs)
-            thr = pooled([run_case(folder, compressed, 100.0, seconds / 2, 4.0, tmp, keep=keep)])
+            thr = pooled([run_case(folder, compressed, 100.0, seconds / 2, 4.0, tmp, keep=keep, native=exe)])
             overhead = lat["p50"] - lat["node_pipe"]
-            rows.append([s, "JPEG" if compressed else "raw rgb8",
-                         "keep_frame_memory" if keep else "glibc defaults", lat["n"], pipe, lat["p50"],
-                         lat["p90"], lat["p99"], lat["p50"] - pipe, lat["node_pipe"], overhead, floor["p50"],
-                         overhead - floor["p50"], lat["node_proc"], thr["rate"], thr["in_rate"]])
+            rows.append([s, transport, "keep_frame_memory" if keep else "glibc defaults", lat["n"], pipe,
+                         lat["p50"], lat["p90"], lat["p99"], lat["p50"] - pipe, lat["node_pipe"], overhead,
+                         floor["p50"], overhead - floor["p50"], lat["node_proc"], thr["rate"],
+                         thr["in_rate"]])
     print(bl.header("ROS end to end (publisher -> pose_node -> subscriber, separate processes)"))
     print(bl.table(["size", "transport", "malloc", "frames", "pipeline ms (in-process)", "e2e p50 ms",
                     "e2e p90 ms", "e2e p99 ms", "ROS overhead ms (p50 - pipeline)",
