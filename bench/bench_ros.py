@@ -2,7 +2,7 @@
 """ROS end to end: publisher -> pose_node -> subscriber, three processes over real DDS.
 
     . scripts/env.sh && python bench/bench_ros.py [--quick] [--sizes 640x480 1280x720 1920x1080]
-                                                  [--repeats 3] [--compare-malloc]
+                                                  [--repeats 3] [--compare-malloc] [--native]
 
 For each size and transport (raw rgb8 ``Image``, JPEG ``CompressedImage``):
 
