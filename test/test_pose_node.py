@@ -75,7 +75,11 @@ def test_keypoints_equal_the_core_pipeline_with_source_header_markers_debug_imag
     graph.spin_until(lambda: info_pub.get_subscription_count() >= 1, 10, "camera_info subscription", node)
     info = camera_info_msg(width, height, stamps[0])
     info_pub.publish(info)
-    graph.spin_for(0.3)  # the node keeps the last CameraInfo; let it land before the first image
+
+    def holds_camera_info() -> bool:  # the node keeps the last CameraInfo; wait until it has it
+        return any((v := diag_values(m, node.ns)) is not None and v["camera_info"] == "yes" for _, m in diags)
+
+    graph.spin_until(holds_camera_info, 10, "the node's diagnostics to report the CameraInfo", node)
 
     # lock-step: one frame in, wait for its result, so no frame is dropped and the tracker in
     # the node sees exactly the frames and stamps the reference below sees
@@ -147,7 +151,11 @@ def test_keypoints_equal_the_core_pipeline_with_source_header_markers_debug_imag
     assert 0.001 < changed < 0.5, f"{changed:.4f} of the debug image differs from the source"
 
     # diagnostics from this node: no drops in lock-step, detector ran, the cpu delegate
-    graph.spin_until(lambda: any(diag_values(m, node.ns) for _, m in diags), 5, "diagnostics", node)
+    def after_the_frames() -> bool:
+        return any((v := diag_values(m, node.ns)) is not None and v["frames_processed"] == str(n_frames)
+                   for _, m in diags)
+
+    graph.spin_until(after_the_frames, 5, f"diagnostics counting the {n_frames} frames", node)
     values = [v for _, m in diags if (v := diag_values(m, node.ns))][-1]
     assert values["active_delegate"] == "cpu"
     assert values["dropped_frames"] == "0" and values["conversion_errors"] == "0"
