@@ -40,6 +40,51 @@ def test_pruned_landmark_model_drops_only_the_mask_and_matches_bit_for_bit(data_
         np.testing.assert_array_equal(small.output(i), by_shape[s])
 
 
+def _with_external_buffers(model: bytes) -> bytes:
+    """The model laid out as ai-edge-quantizer writes it: weights after the flatbuffer, found
+    by each buffer's offset/size from the start of the file."""
+    import flatbuffers
+
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    blobs = [(b, bytes(b.data)) for b in m.buffers if b.data is not None and len(b.data) > 0]
+
+    def pack() -> bytes:
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+    for b, _ in blobs:  # placeholders of the final field width, so the layout does not move
+        b.data, b.offset, b.size = None, 1 << 40, 1 << 40
+    pos = len(pack())
+    for b, d in blobs:
+        pos = (pos + 15) // 16 * 16
+        b.offset, b.size = pos, len(d)
+        pos += len(d)
+    out = bytearray(pack())
+    for b, d in blobs:
+        out += bytes(b.offset - len(out)) + d
+    return bytes(out)
+
+
+def test_pruning_keeps_weights_stored_after_the_flatbuffer(tmp_path, data_dir):
+    external = _with_external_buffers(resolve_model("full").path.read_bytes())
+    path = tmp_path / "landmark_external.tflite"
+    path.write_bytes(external)
+    pruned = landmark_model_content(path, enable_segmentation=False)
+    assert pruned is not None and _ops(pruned) < _ops(external)
+    full, small = TFLiteModel(path), TFLiteModel(path, model_content=pruned)
+    crop = cv2.resize(cv2.imread(str(data_dir / "bus.jpg")), (256, 256))[..., ::-1]
+    for m in (full, small):
+        view = m.input_view()
+        view[0] = crop.astype(np.float32) / 255.0
+        del view
+        m.invoke()
+    by_shape = {s: full.output(i) for i, s in enumerate(full.output_shapes)}
+    assert len(small.output_shapes) == len(full.output_shapes) - 1
+    for i, s in enumerate(small.output_shapes):
+        np.testing.assert_array_equal(small.output(i), by_shape[s])
+
+
 def test_prune_refuses_no_op_and_empty_requests():
     content = resolve_model("full").path.read_bytes()
     assert prune_outputs(content, keep=lambda shape: True) is None   # nothing to remove

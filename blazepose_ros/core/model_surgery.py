@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import numpy as np
+
 log = logging.getLogger(__name__)
 
 
@@ -54,6 +56,11 @@ def prune_outputs(model: bytes, keep: Callable[[tuple[int, ...]], bool]) -> byte
             stack.extend(int(x) for x in sg.operators[k].inputs)
     sg.operators = [op for k, op in enumerate(sg.operators) if k in needed]
     sg.outputs = kept
+    for b in m.buffers or []:
+        # ai-edge-quantizer writes weights after the flatbuffer (offset/size from the start of
+        # the file); packing keeps only the flatbuffer, so carry the data inline
+        if getattr(b, "offset", 0) > 1:
+            b.data, b.offset, b.size = np.frombuffer(model, np.uint8, int(b.size), int(b.offset)), 0, 0
     builder = flatbuffers.Builder(len(model) + 1024)
     builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
