@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as bl
 
 from blazepose_ros.core import PoseTracker, TFLiteModel
+from blazepose_ros.core.landmarks import PoseLandmarker, landmark_model_content
 from blazepose_ros.core.pck import torso_size
 from blazepose_ros.core.topology import to_coco17
 
@@ -159,6 +160,9 @@ class QuantizedIO:
         self._out_q = [o["quantization"] for o in model.output_details]
         self._outs: list[np.ndarray] = []
 
+    def require_square_rgb_input(self, size: int, role: str) -> None:
+        self.model.require_square_rgb_input(size, role)
+
     def input_view(self) -> np.ndarray:
         return self._in
 
@@ -177,9 +181,12 @@ class QuantizedIO:
 
 
 def tracker_for(model: Path, static: bool) -> PoseTracker:
+    """The float pipeline with ``model`` as its landmark model (segmentation decoder pruned
+    like the float one's, so the outputs are found the same way)."""
     tr = PoseTracker(static_image_mode=static)
-    m = TFLiteModel(model)
-    tr.landmarker.model = QuantizedIO(m) if m.input_dtype != np.float32 else m
+    m = TFLiteModel(model, model_content=landmark_model_content(model, enable_segmentation=False))
+    io = QuantizedIO(m) if m.input_dtype != np.float32 else m
+    tr.landmarker = PoseLandmarker(io, tr.landmarker.options)
     return tr
 
 
