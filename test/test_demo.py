@@ -22,6 +22,10 @@ def test_demo_records_a_readable_bag_and_an_annotated_video(tmp_path, ros_env, d
     assert "Traceback" not in r.stdout + r.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames_out"] > 20 and summary["frames_with_person"] > 20
+    # counts taken after the stream drained: nothing comes out that did not go in
+    end = summary["pose_node_diagnostics_at_end"]
+    assert summary["frames_in"] == int(end["frames_received"]) >= summary["frames_out"]
+    assert summary["frames_out"] == int(end["frames_processed"])
     assert summary["node_exit_codes"] == {"pose_node": 0, "gesture_node": 0}
     assert summary["latency_ms"]["p50"] > 0
 

@@ -92,11 +92,14 @@ def run(args: argparse.Namespace) -> int:
     latencies_ms: list[float] = []
     people_frames = 0
     poses_out = 0
+    first_out = last_out = 0.0  # monotonic arrival of the first and the last ~/poses
     last_diag: dict[str, str] = {}
     writer: cv2.VideoWriter | None = None
 
     def on_poses(msg: PoseKeypoints33Array) -> None:
-        nonlocal poses_out, people_frames
+        nonlocal poses_out, people_frames, first_out, last_out
+        last_out = time.monotonic()
+        first_out = first_out or last_out
         poses_out += 1
         people_frames += bool(msg.poses)
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
@@ -123,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     logs.mkdir(exist_ok=True)
     procs: dict[str, subprocess.Popen] = {}
     streaming_diag: dict[str, str] = {}
+    final_diag: dict[str, str] = {}
     try:
         procs["pose_node"] = _start("blazepose_ros.ros.pose_node",
                                     ["--params-file", str(args.params), *CAMERA_REMAPS],
@@ -159,6 +163,12 @@ def run(args: argparse.Namespace) -> int:
         t_drain = time.monotonic() + 1.0
         while time.monotonic() < t_drain:
             rclpy.spin_once(node, timeout_sec=0.05)
+        # the counts of the first diagnostics after the drain (1 Hz) cover every frame sent
+        last_diag.clear()
+        t_final = time.monotonic() + 2.0
+        while not last_diag and time.monotonic() < t_final:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        final_diag = dict(last_diag)
     finally:
         codes = {name: _stop(p) for name, p in procs.items()}
         recorder.close()
@@ -167,14 +177,17 @@ def run(args: argparse.Namespace) -> int:
         node.destroy_node()
         rclpy.try_shutdown()
 
-    frames_in = int(streaming_diag.get("frames_received", 0))
+    counts = final_diag or streaming_diag
+    frames_in = int(counts.get("frames_received", 0))
     summary = {
         "frames_in": frames_in,
         "frames_out": poses_out,
         "frames_with_person": people_frames,
-        "output_rate_hz": round(poses_out / args.duration, 2),
+        # over the span the camera streamed (it starts after the video is preloaded)
+        "output_rate_hz": round((poses_out - 1) / (last_out - first_out), 2) if last_out > first_out else 0.0,
         "latency_ms": _percentiles(latencies_ms),
         "pose_node_diagnostics": streaming_diag,
+        "pose_node_diagnostics_at_end": final_diag,
         "recorded_messages": recorder.counts,
         "node_exit_codes": codes,
         "bag": str(bag_path),
@@ -187,9 +200,11 @@ def run(args: argparse.Namespace) -> int:
     if lat:
         print(f"[demo] end-to-end latency ms: p50 {lat['p50']}  p90 {lat['p90']}  p99 {lat['p99']}  "
               f"max {lat['max']}")
+    final_counts = {k: v for k, v in counts.items() if k in ("detector_runs", "dropped_frames")}
+    shown = {**streaming_diag, **final_counts}
     for key in ("active_delegate", "detector_runs", "dropped_frames", "processing_time_ms"):
-        if key in streaming_diag:
-            print(f"[demo] {key}: {streaming_diag[key]}")
+        if key in shown:
+            print(f"[demo] {key}: {shown[key]}")
     print(f"[demo] bag: {bag_path} {recorder.counts}")
     print(f"[demo] annotated video: {out / 'annotated.mp4'}; summary: {out / 'summary.json'}")
     bad = {n: c for n, c in codes.items() if c not in (0, -signal.SIGINT)}
