@@ -19,6 +19,19 @@ def _ops(content: bytes) -> int:
     return schema.Model.GetRootAsModel(content, 0).Subgraphs(0).OperatorsLength()
 
 
+def _assert_kept_outputs_identical(full: TFLiteModel, small: TFLiteModel, data_dir) -> None:
+    """Both models on the same real crop: every output ``small`` kept equals ``full``'s, bit for bit."""
+    crop = cv2.resize(cv2.imread(str(data_dir / "bus.jpg")), (256, 256))[..., ::-1]
+    for m in (full, small):
+        view = m.input_view()
+        view[0] = crop.astype(np.float32) / 255.0
+        del view
+        m.invoke()
+    by_shape = {s: full.output(i) for i, s in enumerate(full.output_shapes)}
+    for i, s in enumerate(small.output_shapes):
+        np.testing.assert_array_equal(small.output(i), by_shape[s])
+
+
 def test_pruned_landmark_model_drops_only_the_mask_and_matches_bit_for_bit(data_dir):
     path = resolve_model("full").path
     full_bytes = path.read_bytes()
@@ -29,15 +42,7 @@ def test_pruned_landmark_model_drops_only_the_mask_and_matches_bit_for_bit(data_
     full = TFLiteModel(path)
     small = TFLiteModel(path, model_content=pruned)
     assert (1, 256, 256, 1) in full.output_shapes and (1, 256, 256, 1) not in small.output_shapes
-    crop = cv2.resize(cv2.imread(str(data_dir / "bus.jpg")), (256, 256))[..., ::-1]
-    for m in (full, small):
-        view = m.input_view()
-        view[0] = crop.astype(np.float32) / 255.0
-        del view
-        m.invoke()
-    by_shape = {s: full.output(i) for i, s in enumerate(full.output_shapes)}
-    for i, s in enumerate(small.output_shapes):
-        np.testing.assert_array_equal(small.output(i), by_shape[s])
+    _assert_kept_outputs_identical(full, small, data_dir)
 
 
 def _with_external_buffers(model: bytes) -> bytes:
@@ -73,16 +78,8 @@ def test_pruning_keeps_weights_stored_after_the_flatbuffer(tmp_path, data_dir):
     pruned = landmark_model_content(path, enable_segmentation=False)
     assert pruned is not None and _ops(pruned) < _ops(external)
     full, small = TFLiteModel(path), TFLiteModel(path, model_content=pruned)
-    crop = cv2.resize(cv2.imread(str(data_dir / "bus.jpg")), (256, 256))[..., ::-1]
-    for m in (full, small):
-        view = m.input_view()
-        view[0] = crop.astype(np.float32) / 255.0
-        del view
-        m.invoke()
-    by_shape = {s: full.output(i) for i, s in enumerate(full.output_shapes)}
     assert len(small.output_shapes) == len(full.output_shapes) - 1
-    for i, s in enumerate(small.output_shapes):
-        np.testing.assert_array_equal(small.output(i), by_shape[s])
+    _assert_kept_outputs_identical(full, small, data_dir)
 
 
 def test_prune_refuses_no_op_and_empty_requests():

@@ -58,7 +58,8 @@ def prune_outputs(model: bytes, keep: Callable[[tuple[int, ...]], bool]) -> byte
     sg.outputs = kept
     for b in m.buffers or []:
         # ai-edge-quantizer writes weights after the flatbuffer (offset/size from the start of
-        # the file); packing keeps only the flatbuffer, so carry the data inline
+        # the file; offsets 0 and 1 mean none, as TFLite reads them); packing keeps only the
+        # flatbuffer, so carry the data inline
         if getattr(b, "offset", 0) > 1:
             b.data, b.offset, b.size = np.frombuffer(model, np.uint8, int(b.size), int(b.offset)), 0, 0
     builder = flatbuffers.Builder(len(model) + 1024)

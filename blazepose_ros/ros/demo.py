@@ -200,11 +200,10 @@ def run(args: argparse.Namespace) -> int:
     if lat:
         print(f"[demo] end-to-end latency ms: p50 {lat['p50']}  p90 {lat['p90']}  p99 {lat['p99']}  "
               f"max {lat['max']}")
-    final_counts = {k: v for k, v in counts.items() if k in ("detector_runs", "dropped_frames")}
-    shown = {**streaming_diag, **final_counts}
-    for key in ("active_delegate", "detector_runs", "dropped_frames", "processing_time_ms"):
-        if key in shown:
-            print(f"[demo] {key}: {shown[key]}")
+    for key, source in (("active_delegate", streaming_diag), ("detector_runs", counts),
+                        ("dropped_frames", counts), ("processing_time_ms", streaming_diag)):
+        if key in source:
+            print(f"[demo] {key}: {source[key]}")
     print(f"[demo] bag: {bag_path} {recorder.counts}")
     print(f"[demo] annotated video: {out / 'annotated.mp4'}; summary: {out / 'summary.json'}")
     bad = {n: c for n, c in codes.items() if c not in (0, -signal.SIGINT)}

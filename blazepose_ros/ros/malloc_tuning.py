@@ -3,8 +3,8 @@
 glibc serves allocations above ``M_MMAP_THRESHOLD`` (dynamic, starting at 128 KiB) with a fresh
 ``mmap`` and gives freed heap tops back to the kernel above ``M_TRIM_THRESHOLD``. A received
 1280x720 rgb8 image (2.7 MiB) passes through several such buffers in Fast DDS and rclpy, so
-every frame pays ~1,800 minor page faults: measured here 4.7 ms of kernel time per frame in a
-bare subscriber, 7 ms stamp-to-callback instead of 2.6 ms (``bench/bench_transport.py``).
+every frame pays ~2,000 minor page faults: measured here 4.7 ms of kernel time per frame in a
+bare subscriber, 6.4 ms stamp-to-callback instead of 2.6 ms (``bench/bench_transport.py``).
 Raising both thresholds lets freed buffers be reused as they are, which is what the ROS 2
 real-time guidance does with ``mallopt`` for the same reason.
 """
