@@ -8,6 +8,9 @@ Media: ``bus.jpg`` and ``zidane.jpg`` from the ``ultralytics`` wheel, plus a
 two short real-motion sequences made from them: ``test/data/sample_people.mp4`` (zidane.jpg:
 two overlapping half-body men) and ``test/data/sample_fullbody.mp4`` (bus.jpg: one
 full-body man followed by a sideways-held camera; ``blazepose_ros.core.media``).
+Footage: real multi-person clips from the ``sports2d`` and ``pose2sim`` wheels (BSD-3-Clause,
+downloaded with pip, never installed): ``test/data/sports2d_demo.mp4`` and
+``test/data/pose2sim_multi_cam0[1-4].mp4``.
 Already-present, valid files are left alone, so a second run is instant.
 """
 
@@ -40,6 +43,22 @@ MEDIA_MEMBERS = {
 MEDIA_SHA256 = {
     "bus.jpg": "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63",
     "zidane.jpg": "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
+}
+
+# Real multi-person footage (BSD-3-Clause), taken out of the projects' wheels.
+SPORTS2D = "sports2d==0.8.34"
+POSE2SIM = "pose2sim==0.10.49"
+FOOTAGE: dict[str, tuple[str, str, str]] = {  # file: (wheel, member, sha256)
+    "sports2d_demo.mp4": (SPORTS2D, "Sports2D/Demo/demo.mp4",
+                          "d9a66417185647b112304b57093f0c180f37a768e6a14daca75ca541f3b78039"),
+    "pose2sim_multi_cam01.mp4": (POSE2SIM, "Pose2Sim/Demo_MultiPerson/videos/cam01.mp4",
+                                 "543cee6a4c2c2b52dc9eac9137ee63d14f1f84e706a9a7264769edcb11e5ea53"),
+    "pose2sim_multi_cam02.mp4": (POSE2SIM, "Pose2Sim/Demo_MultiPerson/videos/cam02.mp4",
+                                 "8895092a7cf26359205a427b7ac2f4a935c2e0bd36d9b7a5140cb33faa468a6b"),
+    "pose2sim_multi_cam03.mp4": (POSE2SIM, "Pose2Sim/Demo_MultiPerson/videos/cam03.mp4",
+                                 "d3daf48cdf9f5603868ddb99166ddaf9b12279e7ce968922926560d5fd3f0c99"),
+    "pose2sim_multi_cam04.mp4": (POSE2SIM, "Pose2Sim/Demo_MultiPerson/videos/cam04.mp4",
+                                 "1490149dc40e7301fa5ceae23862b044ba5c398a8b2a40df21ed894702728c09"),
 }
 
 
@@ -94,6 +113,7 @@ def fetch_media(out_dir: Path = MEDIA_DIR) -> None:
     for f in MEDIA_MEMBERS:
         if not _valid(out_dir / f, MEDIA_SHA256[f]):
             raise SystemExit(f"[fetch] {out_dir / f}: unexpected checksum")
+    fetch_footage(out_dir)
     from blazepose_ros.core.media import write_fullbody_sequence, write_motion_sequence
 
     made = []
@@ -103,6 +123,22 @@ def fetch_media(out_dir: Path = MEDIA_DIR) -> None:
             write(out_dir / src, out_dir / name)
         made.append(name)
     print(f"[fetch] media ok in {out_dir}: {', '.join([*MEDIA_MEMBERS, *made])}")
+
+
+def fetch_footage(out_dir: Path = MEDIA_DIR) -> None:
+    """The real multi-person clips, each checked by SHA-256 (a second run only re-hashes)."""
+    by_wheel: dict[str, dict[str, str]] = {}
+    for fname, (wheel, member, digest) in FOOTAGE.items():
+        if not _valid(out_dir / fname, digest):
+            by_wheel.setdefault(wheel, {})[fname] = member
+    for wheel, members in by_wheel.items():
+        _extract(_download_wheel(wheel), members, out_dir)
+    for fname, (wheel, _member, digest) in FOOTAGE.items():
+        got = sha256_of(out_dir / fname)
+        if got != digest:
+            raise SystemExit(f"[fetch] {out_dir / fname} (from {wheel}): sha256 {got} != expected {digest}; "
+                             f"delete it and run scripts/fetch_models.py again")
+    print(f"[fetch] footage ok in {out_dir}: {', '.join(FOOTAGE)}")
 
 
 def main() -> int:
