@@ -293,3 +293,21 @@ def test_constructor_errors(tmp_path):
         PoseTracker(refine_kernel_size=8)
     with pytest.raises(ModelError, match="landmark model"):
         PoseTracker(model=PoseTracker(static_image_mode=True).detector_path)  # the detector is not one
+
+
+def test_automatic_resets_are_reported(video, bus):
+    t = PoseTracker()
+    t.process(video[0], 1.0)
+    assert t.last_reset is None and t.resets == 0
+    t.process(video[1], 1.1)
+    assert t.last_reset is None
+    t.process(video[2], 0.5)  # stamp went backwards
+    assert t.last_reset == "stamp_backwards" and t.resets == 1
+    t.process(video[3], 0.6)
+    assert t.last_reset is None and t.resets == 1  # only the call that reset reports it
+    t.process(bus, 0.7)  # another resolution
+    assert t.last_reset == "size_changed" and t.resets == 2
+    t.reset()  # an explicit reset is the caller's own: not counted
+    t.process(bus, 0.8)
+    assert t.last_reset is None and t.resets == 2
+    assert not hasattr(t, "step")

@@ -136,6 +136,8 @@ class PoseTracker:
         self.landmark_runs = 0
         self.frames = 0
         self.last_timings: dict[str, float] = {}
+        self.resets = 0  # automatic resets inside process() (stamp backwards, size change)
+        self.last_reset: str | None = None  # reason of a reset inside the last process() call
         self._next_id = 0
         self.reset()
 
@@ -155,6 +157,11 @@ class PoseTracker:
         """True when the next frame will reuse the previous ROI (detector skipped)."""
         return self._rect is not None and not self.options.static_image_mode
 
+    def _auto_reset(self, reason: str) -> None:
+        self.reset()
+        self.resets += 1
+        self.last_reset = reason
+
     def _lose_track(self) -> None:
         # Spec §9.4: pose + aux coordinate filters reset; visibility and world filters keep state.
         self._rect = None
@@ -166,8 +173,10 @@ class PoseTracker:
         """Poses in one RGB uint8 frame (HxWx3; grey and RGBA are converted).
 
         ``stamp``: the frame's time in seconds (filters use round(stamp*1e9) ns).
-        A stamp earlier than the previous one (a looping bag) resets the tracker.
-        Returns [] when nobody is found.
+        A stamp earlier than the previous one (a looping bag) or a new frame size
+        resets the tracker first; :attr:`last_reset` then names the reason
+        (``"stamp_backwards"`` / ``"size_changed"``, else None) and :attr:`resets`
+        counts such resets. Returns [] when nobody is found.
         """
         t_start = time.perf_counter()
         image = as_rgb(rgb)
@@ -175,14 +184,15 @@ class PoseTracker:
             t_ns = round(float(stamp) * 1e9)
         except (TypeError, ValueError, OverflowError) as e:
             raise ValueError(f"stamp must be a finite time in seconds, got {stamp!r}") from e
+        self.last_reset = None
         if self._last_ns is not None and t_ns < self._last_ns:
             log.info("stamp went backwards (%.6f s < %.6f s): resetting the tracker",
                      t_ns * 1e-9, self._last_ns * 1e-9)
-            self.reset()
+            self._auto_reset("stamp_backwards")
         h, w = image.shape[:2]
         if self._size is not None and self._size != (w, h):
             log.info("frame size changed %s -> %s: resetting the tracker", self._size, (w, h))
-            self.reset()
+            self._auto_reset("size_changed")
         self._size = (w, h)
         self._last_ns = t_ns
         self.frames += 1
@@ -219,8 +229,6 @@ class PoseTracker:
         timings["total"] = time.perf_counter() - t_start
         self.last_timings = timings
         return [pose]
-
-    step = process  # the name used in DESIGN.md
 
     def _finish(self, res: LandmarkResult, w: int, h: int, t_ns: int, from_detector: bool) -> Pose:
         """Smoothing (spec §9) and the next ROI (spec §8); builds the Pose."""
