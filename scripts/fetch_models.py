@@ -2,8 +2,11 @@
 """Fetch the BlazePose models and the sample media of real people.
 
 Models: ``pose_detection.tflite`` and ``pose_landmark_full.tflite`` are taken
-out of the ``mediapipe==0.10.21`` wheel (downloaded with pip, never installed)
-and checked against their SHA-256.
+out of the ``mediapipe==0.10.21`` wheel (downloaded with pip, never installed),
+``pose_landmark_lite.tflite`` and ``pose_landmark_heavy.tflite`` out of the
+``@mediapipe/pose@0.5.1675469404`` npm package (Apache-2.0; ``npm pack``, never
+installed); each is checked against its SHA-256. Both archives are cached in
+``~/.cache/blazepose_ros``.
 Media: ``bus.jpg`` and ``zidane.jpg`` from the ``ultralytics`` wheel, plus a
 two short real-motion sequences made from them: ``test/data/sample_people.mp4`` (zidane.jpg:
 two overlapping half-body men) and ``test/data/sample_fullbody.mp4`` (bus.jpg: one
@@ -17,9 +20,12 @@ Already-present, valid files are left alone, so a second run is instant.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -33,6 +39,14 @@ MEDIAPIPE = "mediapipe==0.10.21"
 MODEL_MEMBERS = {
     "pose_detection.tflite": "mediapipe/modules/pose_detection/pose_detection.tflite",
     "pose_landmark_full.tflite": "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
+}
+# MediaPipe's web package ships all three landmark models (its full one is the wheel's file)
+NPM_POSE = "@mediapipe/pose@0.5.1675469404"
+NPM_TARBALL = "mediapipe-pose-0.5.1675469404.tgz"
+NPM_URL = "https://registry.npmjs.org/@mediapipe/pose/-/pose-0.5.1675469404.tgz"
+NPM_MEMBERS = {
+    "pose_landmark_lite.tflite": "package/pose_landmark_lite.tflite",
+    "pose_landmark_heavy.tflite": "package/pose_landmark_heavy.tflite",
 }
 ULTRALYTICS = "ultralytics==8.4.190"
 MEDIA_DIR = ROOT / "test" / "data"
@@ -91,6 +105,42 @@ def _extract(wheel: Path, members: dict[str, str], out_dir: Path) -> None:
             Path(tmp.name).replace(out_dir / fname)
 
 
+def _download_npm() -> Path:
+    """The npm tarball of NPM_POSE, cached; ``npm pack`` (or the registry URL without npm)."""
+    dest = CACHE / "npm"
+    dest.mkdir(parents=True, exist_ok=True)
+    tgz = dest / NPM_TARBALL
+    if tgz.is_file():
+        return tgz
+    npm = shutil.which("npm")
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        if npm:
+            print(f"[fetch] npm pack {NPM_POSE} (not installed; only the models are extracted)", flush=True)
+            subprocess.run([npm, "pack", "--silent", NPM_POSE, "--pack-destination", tmp],
+                           check=True, stdout=subprocess.DEVNULL)
+        else:
+            print(f"[fetch] npm not found, downloading {NPM_URL}", flush=True)
+            with urllib.request.urlopen(NPM_URL, timeout=120) as r:
+                (Path(tmp) / NPM_TARBALL).write_bytes(r.read())
+        got = Path(tmp) / NPM_TARBALL
+        if not got.is_file():
+            raise SystemExit(f"[fetch] npm pack did not produce {NPM_TARBALL}")
+        got.replace(tgz)
+    return tgz
+
+
+def _extract_tar(tgz: Path, members: dict[str, str], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tgz, "r:gz") as t:
+        for fname, member in members.items():
+            f = t.extractfile(member)
+            if f is None:
+                raise SystemExit(f"[fetch] {tgz} has no file {member}")
+            with tempfile.NamedTemporaryFile(dir=out_dir, delete=False) as tmp:
+                tmp.write(f.read())
+            Path(tmp.name).replace(out_dir / fname)
+
+
 def _valid(path: Path, expected: str) -> bool:
     return path.is_file() and sha256_of(path) == expected
 
@@ -99,11 +149,18 @@ def fetch_models(out_dir: Path = MODELS_DIR) -> None:
     missing = {f: m for f, m in MODEL_MEMBERS.items() if not _valid(out_dir / f, KNOWN_SHA256[f])}
     if missing:
         _extract(_download_wheel(MEDIAPIPE), missing, out_dir)
-    for f in MODEL_MEMBERS:
+    missing = {f: m for f, m in NPM_MEMBERS.items() if not _valid(out_dir / f, KNOWN_SHA256[f])}
+    if missing:
+        tgz = _download_npm()
+        _extract_tar(tgz, missing, out_dir)
+        if not all(_valid(out_dir / f, KNOWN_SHA256[f]) for f in missing):
+            tgz.unlink()  # a damaged cached tarball: fetch it again once
+            _extract_tar(_download_npm(), missing, out_dir)
+    for f in [*MODEL_MEMBERS, *NPM_MEMBERS]:
         digest = sha256_of(out_dir / f)
         if digest != KNOWN_SHA256[f]:
             raise SystemExit(f"[fetch] {out_dir / f}: sha256 {digest} != expected {KNOWN_SHA256[f]}")
-    print(f"[fetch] models ok in {out_dir}: {', '.join(MODEL_MEMBERS)}")
+    print(f"[fetch] models ok in {out_dir}: {', '.join([*MODEL_MEMBERS, *NPM_MEMBERS])}")
 
 
 def fetch_media(out_dir: Path = MEDIA_DIR) -> None:

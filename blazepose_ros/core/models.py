@@ -10,10 +10,13 @@ from pathlib import Path
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 FETCH_HINT = "run `python scripts/fetch_models.py` (or `make setup`) to download it"
 
-# SHA-256 of the files shipped in the mediapipe==0.10.21 wheel.
+# SHA-256 of the shipped files: detector and full from the mediapipe==0.10.21 wheel, lite and
+# heavy from the @mediapipe/pose@0.5.1675469404 npm package (its full model is the same file).
 KNOWN_SHA256 = {
     "pose_detection.tflite": "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
     "pose_landmark_full.tflite": "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+    "pose_landmark_lite.tflite": "f17bfbecadb61c3be1baa8b8d851cc6619c870a87167b32848ad20db306b9d61",
+    "pose_landmark_heavy.tflite": "59e42d71bcd44cbdbabc419f0ff76686595fd265419566bd4009ef703ea8e1fe",
 }
 LANDMARK_MODELS = {
     "lite": "pose_landmark_lite.tflite",
@@ -76,7 +79,7 @@ def resolve_model(name_or_path: str | Path, kind: str = "landmark") -> ModelFile
         else:
             hint = FETCH_HINT if p.name in KNOWN_SHA256 else (
                 f"put the file in {MODELS_DIR}/ or pass its full path "
-                "(lite/heavy/Edge TPU variants are not downloadable from PyPI)")
+                "(Edge TPU and int8 variants are built, not downloaded: see models/README.md)")
             raise ModelError(f"{kind} model '{p.name}' not found in "
                              f"{', '.join(str(d) for d in models_search_dirs())}: {hint}")
     if not p.is_file():
