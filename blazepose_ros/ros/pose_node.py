@@ -21,7 +21,6 @@ Run: ``python -m blazepose_ros.ros.pose_node --ros-args --params-file config/pos
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,22 +29,14 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import (
-    FloatingPointRange,
-    IntegerRange,
-    ParameterDescriptor,
-    SetParametersResult,
-)
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import (
     QoSMessageLostInfo,
     QoSRequestedIncompatibleQoSInfo,
     SubscriptionEventCallbacks,
 )
-from rclpy.exceptions import InvalidParameterTypeException, ParameterException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (
@@ -61,7 +52,7 @@ from visualization_msgs.msg import MarkerArray
 from blazepose_ros.core import PoseTracker
 from blazepose_ros.core.camera import camera_frame_points
 from blazepose_ros.core.draw import draw_poses
-from blazepose_ros.core.inference import DelegateError, InferenceError
+from blazepose_ros.core.inference import DELEGATES, DelegateError, InferenceError
 from blazepose_ros.core.models import COMPLEXITY_TO_MODEL, ModelError
 from blazepose_ros.msg import PoseKeypoints33, PoseKeypoints33Array
 from blazepose_ros.ros.conversions import poses_to_array_msg
@@ -75,39 +66,15 @@ from blazepose_ros.ros.image_conversion import (
 )
 from blazepose_ros.ros.malloc_tuning import keep_frame_memory
 from blazepose_ros.ros.markers import delete_all_markers, pose_markers
-from blazepose_ros.ros.signals import init_with_stop_event
+from blazepose_ros.ros.params import ParamSpec, check_parameters, declare_parameters
+from blazepose_ros.ros.signals import spin_until_stopped
 
-DELEGATES = ("cpu", "gpu", "edgetpu", "auto")
 # Parameters whose change needs a new PoseTracker (validated by building it).
 TRACKER_PARAMS = ("min_detection_confidence", "min_tracking_confidence", "smooth_landmarks",
                   "enable_segmentation", "static_image_mode")
 # Camera models whose coefficients OpenCV's solvePnP understands.
 PNP_DISTORTION_MODELS = ("", "plumb_bob", "rational_polynomial")
 CAMERA_INFO_GRACE_S = 2.0  # how long after the first image a missing camera_info is reported
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One node parameter: default, description, limits, and whether it is fixed at start."""
-
-    name: str
-    default: Any
-    description: str
-    read_only: bool = False
-    float_range: tuple[float, float] | None = None
-    int_range: tuple[int, int] | None = None
-    choices: tuple[str, ...] = ()
-
-    def descriptor(self) -> ParameterDescriptor:
-        d = ParameterDescriptor(name=self.name, description=self.description, read_only=self.read_only)
-        if self.float_range is not None:
-            d.floating_point_range = [FloatingPointRange(
-                from_value=float(self.float_range[0]), to_value=float(self.float_range[1]), step=0.0)]
-        if self.int_range is not None:
-            d.integer_range = [IntegerRange(from_value=self.int_range[0], to_value=self.int_range[1], step=1)]
-        if self.choices:
-            d.additional_constraints = "one of: " + ", ".join(self.choices)
-        return d
 
 
 PARAMS: tuple[ParamSpec, ...] = (
@@ -192,8 +159,7 @@ class PoseNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("pose_node", **kwargs)
-        for spec in PARAMS:
-            self.declare_parameter(spec.name, spec.default, spec.descriptor())
+        declare_parameters(self, PARAMS)  # raises ParameterError on a bad start value
         self._tracker: Any = None
         self._detector_runs_before = 0  # detector runs of trackers replaced by parameter changes
         self._tracker_lock = threading.Lock()
@@ -218,9 +184,6 @@ class PoseNode(Node):
     def start(self) -> None:
         """Build the tracker (raises the core's model/delegate errors), then wire the graph."""
         self._use_cv_bridge = bool(self._p("use_cv_bridge")) and cv_bridge_available()
-        delegate = self._p("delegate")
-        if delegate not in DELEGATES:
-            raise ValueError(f"parameter delegate='{delegate}' is not one of {', '.join(DELEGATES)}")
         self._tracker = self._build_tracker({})
         self.add_on_set_parameters_callback(self._on_set_parameters)
         if self._p("keep_frame_memory"):
@@ -320,7 +283,9 @@ class PoseNode(Node):
     # -- parameters -----------------------------------------------------------------------
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        # Types, ranges and read_only are enforced by rclpy from the descriptors.
+        checked = check_parameters(params, PARAMS)  # rclpy enforces types, ranges and read_only
+        if not checked.successful:
+            return checked
         changes = {p.name: p.value for p in params}
         if not any(name in TRACKER_PARAMS for name in changes):
             return SetParametersResult(successful=True)
@@ -627,38 +592,15 @@ class PoseNode(Node):
         self._diag_pub.publish(diag)
 
 
-# Errors that mean 'cannot start': reported in one log line, exit code 1.
-STARTUP_ERRORS = (ModelError, InferenceError, DelegateError, ParameterException, ValueError, OSError)
+# Errors that mean 'cannot start' (model, delegate, files): one log line, exit code 1.
+STARTUP_ERRORS = (ModelError, InferenceError, DelegateError, ValueError, OSError)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv if argv is None else argv
-    stop = init_with_stop_event(args)
-    node: PoseNode | None = None
-    executor = SingleThreadedExecutor()
-    try:
-        try:
-            node = PoseNode()
-            node.start()
-        except STARTUP_ERRORS as e:
-            hint = ""
-            if isinstance(e, InvalidParameterTypeException):
-                hint = " (write floating-point values with a decimal point, e.g. 1.0)"
-            rclpy.logging.get_logger("pose_node").error(f"cannot start: {e}{hint}")
-            return 1
-        executor.add_node(node)
-        while not stop.is_set() and rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the node until SIGINT/SIGTERM; exit 2 on a bad parameter, 1 when it cannot start."""
+    return spin_until_stopped("pose_node", PoseNode, argv, start=PoseNode.start, finish=PoseNode.stop,
+                              startup_errors=STARTUP_ERRORS)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -29,8 +29,6 @@ The node exits with status 0 at the end of the source when not looping (or after
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,16 +36,8 @@ from typing import Any
 
 import cv2
 import numpy as np
-import rclpy
-from rcl_interfaces.msg import (
-    FloatingPointRange,
-    IntegerRange,
-    ParameterDescriptor,
-    SetParametersResult,
-)
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
-from rclpy.exceptions import InvalidParameterTypeException, ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -56,7 +46,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from blazepose_ros.core.camera import intrinsics_from_fov
 from blazepose_ros.ros.image_conversion import _byte_array, rgb_to_compressed_msg
 from blazepose_ros.ros.malloc_tuning import keep_frame_memory
-from blazepose_ros.ros.signals import init_with_stop_event
+from blazepose_ros.ros.params import ParamSpec, check_parameters, declare_parameters
+from blazepose_ros.ros.signals import spin_until_stopped
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 DEFAULT_FOLDER_FPS = 10.0
@@ -240,54 +231,38 @@ def load_camera_info(path: str | Path, width: int, height: int) -> tuple[CameraI
 # the node
 
 
-def _descriptor(description: str, read_only: bool = True, float_range: tuple[float, float] | None = None,
-                int_range: tuple[int, int] | None = None, constraints: str = "") -> ParameterDescriptor:
-    """A ParameterDescriptor. Floating-point parameters are dynamically typed so that ``rate:=30``
-    (an integer on the command line) is accepted; their range is then checked by the node."""
-    d = ParameterDescriptor(description=description, read_only=read_only, additional_constraints=constraints)
-    if float_range is not None:
-        d.floating_point_range = [FloatingPointRange(from_value=float(float_range[0]),
-                                                     to_value=float(float_range[1]), step=0.0)]
-        d.dynamic_typing = True
-        d.additional_constraints = constraints or f"a number in [{float_range[0]:g}, {float_range[1]:g}]"
-    if int_range is not None:
-        d.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
-    return d
-
-
-PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
-    "source": ("0", _descriptor(
-        "Video file, image folder (sorted by name), image file, or camera device index (e.g. '0').")),
-    "rate": (0.0, _descriptor(
-        "Publishing rate in Hz; 0 = the source's own rate (videos/cameras; image folders: 10 Hz). "
-        "Can be changed while running.", read_only=False, float_range=(0.0, 1000.0))),
-    "loop": (False, _descriptor("Start again at the end of a video/folder instead of exiting.",
-                                read_only=False)),
-    "max_frames": (0, _descriptor("Stop (exit 0) after this many published frames; 0 = no limit.",
-                                  int_range=(0, 2**31 - 1))),
-    "encoding": ("rgb8", _descriptor("sensor_msgs/Image encoding of 'image'.", constraints="rgb8 or bgr8")),
-    "frame_id": ("camera_optical_frame", _descriptor(
-        "header.frame_id of image and camera_info: the camera optical frame (x right, y down, z forward).")),
-    "fov_deg": (60.0, _descriptor(
-        "Horizontal field of view in degrees of the pinhole CameraInfo used without a calibration file.",
-        float_range=(1.0, 179.0))),
-    "camera_info_file": ("", _descriptor(
-        "ROS camera_calibration YAML; when set it replaces the fov_deg pinhole model.")),
-    "compressed": (False, _descriptor("Also publish JPEG frames on 'image/compressed'.")),
-    "jpeg_quality": (90, _descriptor("JPEG quality of 'image/compressed'.", int_range=(1, 100))),
-    "preload": (True, _descriptor(
-        "Decode (and pack) every frame of a file/folder before publishing, if it fits in preload_max_mb.")),
-    "preload_max_mb": (1024, _descriptor("Memory limit for preload in MiB; larger sources are streamed.",
-                                         int_range=(1, 1 << 20))),
-    "reliable": (False, _descriptor("RELIABLE QoS instead of sensor-data BEST_EFFORT.")),
-    "qos_depth": (1, _descriptor("QoS history depth (keep last N).", int_range=(1, 1000))),
-    "wait_for_subscribers": (0, _descriptor(
-        "Hold the first frame until 'image' and 'image/compressed' together have this many "
-        "subscribers; 0 = start at once.", int_range=(0, 1000))),
-    "keep_frame_memory": (True, _descriptor(
-        "Tune glibc malloc so frame-sized buffers are reused instead of page-faulted in again for "
-        "every published frame (as pose_node's parameter of the same name).")),
-}
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("source", "0", "Video file, image folder (sorted by name), image file, or camera device "
+              "index (e.g. '0').", read_only=True),
+    ParamSpec("rate", 0.0, "Publishing rate in Hz; 0 = the source's own rate (videos/cameras; image "
+              "folders: 10 Hz). Can be changed while running.", float_range=(0.0, 1000.0),
+              dynamic_typing=True),
+    ParamSpec("loop", False, "Start again at the end of a video/folder instead of exiting."),
+    ParamSpec("max_frames", 0, "Stop (exit 0) after this many published frames; 0 = no limit.",
+              read_only=True, int_range=(0, 2**31 - 1)),
+    ParamSpec("encoding", "rgb8", "sensor_msgs/Image encoding of 'image'.", read_only=True,
+              choices=("rgb8", "bgr8")),
+    ParamSpec("frame_id", "camera_optical_frame", "header.frame_id of image and camera_info: the camera "
+              "optical frame (x right, y down, z forward).", read_only=True),
+    ParamSpec("fov_deg", 60.0, "Horizontal field of view in degrees of the pinhole CameraInfo used "
+              "without a calibration file.", read_only=True, float_range=(1.0, 179.0), dynamic_typing=True),
+    ParamSpec("camera_info_file", "", "ROS camera_calibration YAML; when set it replaces the fov_deg "
+              "pinhole model.", read_only=True),
+    ParamSpec("compressed", False, "Also publish JPEG frames on 'image/compressed'.", read_only=True),
+    ParamSpec("jpeg_quality", 90, "JPEG quality of 'image/compressed'.", read_only=True, int_range=(1, 100)),
+    ParamSpec("preload", True, "Decode (and pack) every frame of a file/folder before publishing, if it "
+              "fits in preload_max_mb.", read_only=True),
+    ParamSpec("preload_max_mb", 1024, "Memory limit for preload in MiB; larger sources are streamed.",
+              read_only=True, int_range=(1, 1 << 20)),
+    ParamSpec("reliable", False, "RELIABLE QoS instead of sensor-data BEST_EFFORT.", read_only=True),
+    ParamSpec("qos_depth", 1, "QoS history depth (keep last N).", read_only=True, int_range=(1, 1000)),
+    ParamSpec("wait_for_subscribers", 0, "Hold the first frame until 'image' and 'image/compressed' "
+              "together have this many subscribers; 0 = start at once.", read_only=True,
+              int_range=(0, 1000)),
+    ParamSpec("keep_frame_memory", True, "Tune glibc malloc so frame-sized buffers are reused instead of "
+              "page-faulted in again for every published frame (as pose_node's parameter of the same "
+              "name).", read_only=True),
+)
 
 
 @dataclass
@@ -301,16 +276,9 @@ class VideoPublisher(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("video_publisher", **kwargs)
-        for name, (default, descriptor) in PARAMETERS.items():
-            try:
-                self.declare_parameter(name, default, descriptor)
-            except (ParameterException, InvalidParameterTypeException) as exc:
-                raise PublisherError(f"parameter '{name}': {exc} (expected a {type(default).__name__}, "
-                                     f"e.g. {name}:={str(default).lower()})") from exc
+        values = declare_parameters(self, PARAMS)  # raises ParameterError on a bad start value
         p = self.get_parameter
-        self.encoding = str(p("encoding").value)
-        if self.encoding not in ("rgb8", "bgr8"):
-            raise SourceError(f"parameter encoding must be rgb8 or bgr8, got {self.encoding!r}")
+        self.encoding = str(values["encoding"])
         self.frame_id = str(p("frame_id").value)
         self.max_frames = int(p("max_frames").value)
         self.want_compressed = bool(p("compressed").value)
@@ -325,7 +293,7 @@ class VideoPublisher(Node):
             if warning:
                 self.get_logger().warn(warning)
         else:
-            self.camera_info = pinhole_camera_info(info.width, info.height, self._number("fov_deg"))
+            self.camera_info = pinhole_camera_info(info.width, info.height, float(values["fov_deg"]))
         self.camera_info.header.frame_id = self.frame_id
 
         why_not = keep_frame_memory() if p("keep_frame_memory").value else None
@@ -349,7 +317,7 @@ class VideoPublisher(Node):
         self._index = 0
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._timer = None
-        self._schedule(self._number("rate"))
+        self._schedule(float(values["rate"]))
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         n = info.frames if info.frames is not None else "an unknown number of"
@@ -363,16 +331,6 @@ class VideoPublisher(Node):
             f"{how}; publishing {self.encoding} on '{self.image_pub.topic_name}' at {self.rate:.2f} Hz "
             f"({'reliable' if p('reliable').value else 'best effort'}), frame '{self.frame_id}', "
             f"loop={bool(p('loop').value)}, compressed={self.want_compressed}")
-
-    def _number(self, name: str) -> float:
-        """A float parameter (ints accepted), checked against its declared range."""
-        value = self.get_parameter(name).value
-        lo_hi = PARAMETERS[name][1].floating_point_range[0]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                lo_hi.from_value <= float(value) <= lo_hi.to_value):
-            raise PublisherError(f"parameter '{name}' must be a number in [{lo_hi.from_value:g}, "
-                                 f"{lo_hi.to_value:g}], got {value!r}")
-        return float(value)
 
     # --- frames ----------------------------------------------------------------
     def _pack(self, bgr: np.ndarray) -> _Frame:
@@ -438,12 +396,11 @@ class VideoPublisher(Node):
         self._timer = self.create_timer(1.0 / self.rate, self._tick, clock=self._steady)
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        checked = check_parameters(params, PARAMS)
+        if not checked.successful:
+            return checked
         for prm in params:
             if prm.name == "rate":
-                if prm.type_ not in (Parameter.Type.DOUBLE, Parameter.Type.INTEGER) or not (
-                        0.0 <= prm.value <= 1000.0):
-                    return SetParametersResult(successful=False,
-                                               reason="rate must be a number in [0, 1000] Hz")
                 self._schedule(float(prm.value))
                 self.get_logger().info(f"publishing at {self.rate:.2f} Hz")
         return SetParametersResult(successful=True)
@@ -485,30 +442,12 @@ class VideoPublisher(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Console entry point; returns the process exit status (0 on a normal end or a signal)."""
-    stop = init_with_stop_event(args)
-    node: VideoPublisher | None = None
-    status = 0
-    try:
-        node = VideoPublisher()
-        while rclpy.ok() and not node.done and not stop.is_set():
-            rclpy.spin_once(node, timeout_sec=0.1)
-        if node.done:
-            # let the middleware hand out the last samples before the participant goes away
-            t_end = time.monotonic() + 0.3
-            while rclpy.ok() and time.monotonic() < t_end:
-                rclpy.spin_once(node, timeout_sec=0.05)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except PublisherError as exc:
-        (node.get_logger() if node else rclpy.logging.get_logger("video_publisher")).error(str(exc))
-        status = 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return status
+    """Console entry point; returns the process exit status (0 on a normal end or a signal,
+    2 on a bad parameter or source)."""
+    # drain_s: let the middleware hand out the last samples before the participant goes away
+    return spin_until_stopped("video_publisher", VideoPublisher, args, done=lambda node: node.done,
+                              drain_s=0.3, config_errors=(PublisherError,))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
