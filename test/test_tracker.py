@@ -283,8 +283,8 @@ def test_timings_and_counters(static_tracker, bus):
 
 
 def test_constructor_errors(tmp_path):
-    with pytest.raises(ModelError, match=r"pose_landmark_heavy\.tflite"):
-        PoseTracker(model="heavy")
+    with pytest.raises(ModelError, match=r"pose_landmark_huge\.tflite' not found"):
+        PoseTracker(model="pose_landmark_huge.tflite")
     with pytest.raises(ModelError, match="does not exist"):
         PoseTracker(model=tmp_path / "missing.tflite")
     with pytest.raises(ValueError):

@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 
 from .detector import DetectorOptions, PoseDetector, detection_to_rect
-from .filters import AUX_FILTER, POSE_FILTER, WORLD_FILTER, LandmarksSmoother
-from .geometry import F32, NormRect, alignment_points_rect, transform_rect
+from .geometry import NormRect
 from .inference import TFLiteModel
 from .landmarks import LandmarkOptions, LandmarkResult, PoseLandmarker, landmark_model_content
 from .models import COMPLEXITY_TO_MODEL, resolve_model
+from .pose_track import TrackFilters, finish_pose
 from .types import Pose
 
 log = logging.getLogger(__name__)
@@ -129,9 +129,7 @@ class PoseTracker:
         self.model_path = lm_file.path
         self.detector_path = det_file.path
         self.active_delegate = self.landmarker.model.active_delegate
-        self._pose_filter = LandmarksSmoother(**POSE_FILTER)
-        self._aux_filter = LandmarksSmoother(**AUX_FILTER)
-        self._world_filter = LandmarksSmoother(**WORLD_FILTER)
+        self._filters = TrackFilters()
         self.detector_runs = 0
         self.landmark_runs = 0
         self.frames = 0
@@ -148,9 +146,7 @@ class PoseTracker:
         self._track_id = 0
         self._size: tuple[int, int] | None = None
         self._last_ns: int | None = None
-        self._pose_filter.reset()
-        self._aux_filter.reset()
-        self._world_filter.reset()
+        self._filters.reset()
 
     @property
     def tracking(self) -> bool:
@@ -163,10 +159,8 @@ class PoseTracker:
         self.last_reset = reason
 
     def _lose_track(self) -> None:
-        # Spec §9.4: pose + aux coordinate filters reset; visibility and world filters keep state.
         self._rect = None
-        self._pose_filter.reset_values()
-        self._aux_filter.reset_values()
+        self._filters.lose()
 
     # --- main entry --------------------------------------------------------------
     def process(self, rgb: np.ndarray, stamp: float) -> list[Pose]:
@@ -231,35 +225,11 @@ class PoseTracker:
         return [pose]
 
     def _finish(self, res: LandmarkResult, w: int, h: int, t_ns: int, from_detector: bool) -> Pose:
-        """Smoothing (spec §9) and the next ROI (spec §8); builds the Pose."""
-        static = self.options.static_image_mode
-        W, H = F32(w), F32(h)  # noqa: N806
-        scale_px = np.array([W, H, W], F32)
-        lm, aux = res.landmarks, res.aux
-        # Object scale from the UNFILTERED aux points (spec §9.3).
-        srect = alignment_points_rect(aux[0, :2], aux[1, :2], w, h)
-        object_scale = F32(F32(F32(srect.width * W) + F32(srect.height * H)) / F32(2.0))
-
-        lm_px = lm[:, :3] * scale_px
-        vis = lm[:, 3]
-        world = res.world
-        if self.options.smooth and not static:
-            lm_px, vis = self._pose_filter(lm_px, lm[:, 3], t_ns, float(object_scale))
-            world, _ = self._world_filter(world, lm[:, 3], t_ns, 1.0)
-        if not static:
-            aux_px, _ = self._aux_filter(aux[:, :3] * scale_px, aux[:, 3], t_ns, float(object_scale))
-            # back to normalized (as the reference does after filtering), then the next ROI
-            aux_n = np.asarray(aux_px, F32) / scale_px
-            nxt = alignment_points_rect(aux_n[0, :2], aux_n[1, :2], w, h)
-            self._rect = transform_rect(nxt, w, h, self.options.aux_roi_scale, self.options.aux_roi_scale,
-                                        square_long=True)
-        else:
-            aux_n = aux[:, :3]
-        kp = np.empty((lm.shape[0], 5), F32)
-        # the reference converts filtered pixels back to normalized; users scale by (W, H, W)
-        kp[:, :3] = (np.asarray(lm_px, F32) / scale_px) * scale_px
-        kp[:, 3] = vis
-        kp[:, 4] = lm[:, 4]
-        return Pose(keypoints=kp, world=np.asarray(world, F32), score=float(res.flag),
-                    roi=res.rect.to_roi(w, h), aux=(aux_n[:, :2] * scale_px[:2]).astype(F32),
-                    mask=res.mask, id=self._track_id, from_detector=from_detector)
+        """Smoothing and the next ROI of the single-person loop (:func:`.pose_track.finish_pose`)."""
+        o = self.options
+        pose, next_rect = finish_pose(res, w, h, t_ns, from_detector, self._filters, smooth=o.smooth,
+                                      static=o.static_image_mode, aux_roi_scale=o.aux_roi_scale,
+                                      track_id=self._track_id)
+        if not o.static_image_mode:
+            self._rect = next_rect
+        return pose
