@@ -52,7 +52,23 @@ DEBUG_STREAMS = ["pose_detection", "pose_rect", "unfiltered_pose_landmarks", "un
                  "unfiltered_world_landmarks", "auxiliary_landmarks", "pose_rect_from_landmarks"]
 
 
-def _debug_pose_class(static: bool, smooth: bool) -> Any:
+def _place_landmark_model(complexity: int, model_file: Path | None) -> None:
+    """mediapipe's solution downloads the lite/heavy models into its package dir on first use
+    (it ships only full); put the project's copy (the same file, SHA-256 checked on our side)
+    there instead, so the reference runs offline."""
+    if complexity == 1:
+        return
+    import mediapipe
+
+    name = {0: "pose_landmark_lite.tflite", 2: "pose_landmark_heavy.tflite"}[complexity]
+    dst = Path(mediapipe.__file__).parent / "modules" / "pose_landmark" / name
+    if model_file is None or model_file.name != name:
+        raise SystemExit(f"model_complexity {complexity} needs --landmark-model .../{name}")
+    if not dst.exists() or dst.read_bytes() != model_file.read_bytes():
+        dst.write_bytes(model_file.read_bytes())
+
+
+def _debug_pose_class(static: bool, smooth: bool, complexity: int = 1) -> Any:
     """``mp.solutions.pose.Pose``'s graph and options, also observing internal streams."""
     from mediapipe.python.solution_base import SolutionBase
     from mediapipe.python.solutions import pose as mp_pose
@@ -61,7 +77,7 @@ def _debug_pose_class(static: bool, smooth: bool) -> Any:
         def __init__(self) -> None:
             super().__init__(
                 binary_graph_path=mp_pose._BINARYPB_FILE_PATH,
-                side_inputs={"model_complexity": 1, "smooth_landmarks": smooth and not static,
+                side_inputs={"model_complexity": complexity, "smooth_landmarks": smooth and not static,
                              "enable_segmentation": False, "smooth_segmentation": False,
                              "use_prev_landmarks": not static},
                 calculator_params={
@@ -103,19 +119,21 @@ def _debug_record(res: Any, w: int, h: int) -> dict[str, Any]:
     return d
 
 
-def worker(inputs: Path, out: Path, static: bool, smooth: bool, debug: bool = False) -> None:
+def worker(inputs: Path, out: Path, static: bool, smooth: bool, debug: bool = False,
+           complexity: int = 1, model_file: Path | None = None) -> None:
     import mediapipe as mp
     import numpy as np
 
+    _place_landmark_model(complexity, model_file)
     data = np.load(inputs)
     keys = sorted(k for k in data.files if k.startswith("frame_"))
     frames_out: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     if debug:
-        solution = _debug_pose_class(static, smooth)
+        solution = _debug_pose_class(static, smooth, complexity)
     else:
         solution = mp.solutions.pose.Pose(
-            static_image_mode=static, model_complexity=1, smooth_landmarks=smooth,
+            static_image_mode=static, model_complexity=complexity, smooth_landmarks=smooth,
             enable_segmentation=False, smooth_segmentation=False,
             min_detection_confidence=0.5, min_tracking_confidence=0.5)
     with solution as pose:
@@ -156,12 +174,16 @@ def reference_python() -> str:
 
 
 def run_reference(static: bool, smooth: bool, frames: Sequence[Any], ref_python: str | None = None,
-                  debug: bool = False) -> dict[str, Any]:
+                  debug: bool = False, model: str = "full") -> dict[str, Any]:
     """Run MediaPipe on ``frames`` (RGB uint8) in the reference venv; returns {"meta", "frames"}.
 
     ``debug`` adds each frame's detection, ROI and unfiltered landmarks (pixels) as "debug".
+    ``model``: the landmark model, ``"lite" | "full" | "heavy"`` (model_complexity 0/1/2).
     """
     import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from blazepose_ros.core.models import COMPLEXITY_TO_MODEL, resolve_model
 
     py = ref_python or reference_python()
     with tempfile.TemporaryDirectory(prefix="bp_ref_") as tmp:
@@ -171,6 +193,8 @@ def run_reference(static: bool, smooth: bool, frames: Sequence[Any], ref_python:
         cmd += ["--static"] if static else []
         cmd += ["--smooth"] if smooth else []
         cmd += ["--debug"] if debug else []
+        complexity = {v: k for k, v in COMPLEXITY_TO_MODEL.items()}[model]
+        cmd += ["--model-complexity", str(complexity), "--landmark-model", str(resolve_model(model).path)]
         env = dict(os.environ, GLOG_minloglevel="2", TF_CPP_MIN_LOG_LEVEL="2")
         for var in ("PYTHONPATH", "LD_LIBRARY_PATH", "VIRTUAL_ENV"):  # keep the project venv out
             env.pop(var, None)
@@ -181,20 +205,21 @@ def run_reference(static: bool, smooth: bool, frames: Sequence[Any], ref_python:
             return json.load(f)
 
 
-def make_case(case_name: str, ref_dir: Path, ref_python: str | None = None) -> Path:
+def make_case(case_name: str, ref_dir: Path, ref_python: str | None = None, model: str = "full") -> Path:
     sys.path.insert(0, str(ROOT))
     from bench import parity_lib as pl
 
     case = pl.CASES[case_name]
     names, frames = pl.case_inputs(case)
-    result = run_reference(case.static, case.smooth, frames, ref_python)
+    result = run_reference(case.static, case.smooth, frames, ref_python, model=model)
     doc = {
         "case": case.name,
         "description": case.description,
-        "command": f"python bench/make_reference.py --case {case.name}",
+        "command": f"python bench/make_reference.py --case {case.name}"
+                   + ("" if model == "full" else f" --model {model}"),
         "solution": "mediapipe.solutions.pose.Pose",
         "options": {"static_image_mode": case.static, "smooth_landmarks": case.smooth,
-                    "smooth_segmentation": False, **pl.MEDIAPIPE_OPTIONS},
+                    "smooth_segmentation": False, **pl.mediapipe_options(model)},
         **result["meta"],
         "stamp_step_s": STAMP_STEP_S, "first_stamp_s": STAMP_STEP_S,
         "units": {"keypoints": "x, y source pixels; z = normalized z * image width; visibility; "
@@ -204,7 +229,7 @@ def make_case(case_name: str, ref_dir: Path, ref_python: str | None = None) -> P
         "frames": result["frames"],
     }
     ref_dir.mkdir(parents=True, exist_ok=True)
-    path = pl.reference_path(case.name, ref_dir)
+    path = pl.reference_path(case.name, ref_dir, model)
     with open(path, "w") as f:
         json.dump(doc, f, separators=(",", ":"))
         f.write("\n")
@@ -220,7 +245,11 @@ def main() -> int:
     ap.add_argument("--case", action="append", help="case name (default: all)")
     ap.add_argument("--ref-dir", type=Path, default=ROOT / "test" / "reference")
     ap.add_argument("--ref-python", help="python of the reference venv (default: bench/reference_env.sh)")
+    ap.add_argument("--model", action="append", choices=["lite", "full", "heavy"],
+                    help="landmark model (repeatable; default: full)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--model-complexity", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--landmark-model", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--inputs", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--static", action="store_true", help=argparse.SUPPRESS)
@@ -228,13 +257,15 @@ def main() -> int:
     ap.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(args.inputs, args.out, args.static, args.smooth, args.debug)
+        worker(args.inputs, args.out, args.static, args.smooth, args.debug,
+               args.model_complexity, args.landmark_model)
         return 0
     sys.path.insert(0, str(ROOT))
     from bench.parity_lib import CASES
 
-    for name in args.case or list(CASES):
-        make_case(name, args.ref_dir, args.ref_python)
+    for model in args.model or ["full"]:
+        for name in args.case or list(CASES):
+            make_case(name, args.ref_dir, args.ref_python, model)
     return 0
 
 

@@ -5,6 +5,7 @@
     python bench/parity.py --live                         # MediaPipe run now, in the reference venv
     python bench/parity.py --case video_tracking --worst  # also list the worst keypoints
     python bench/parity.py --math default                 # only the default (NumPy) math
+    python bench/parity.py --live --model lite --model heavy  # model_complexity 0 and 2
 
 Cases (bench/parity_lib.py): static mode on real images of people (bus.jpg,
 zidane.jpg and deterministic variants); static mode and tracking mode with landmark
@@ -12,7 +13,9 @@ smoothing on test/data/sample_people.mp4 (two overlapping half-body men: chaotic
 for tracking) and on test/data/sample_fullbody.mp4 (one full-body man). Each case
 runs with the default math and with ``PoseTracker(reference_math=True)`` (glibc-rounded
 exp, bit-exact with MediaPipe). Both sides get the same decoded RGB frames and the
-same stamps ((i + 1) * 0.033333 s, MediaPipe's synthetic 33 333 us clock). Metric
+same stamps ((i + 1) * 0.033333 s, MediaPipe's synthetic 33 333 us clock). One row per
+case and landmark model (``--model``; default: full, plus lite/heavy where a stored
+reference exists or with ``--live``). Metric
 definitions are in bench/parity_lib.py. Exit status 1 when a case fails its targets
 (in any math run).
 """
@@ -40,6 +43,9 @@ def main() -> int:
                     help="run MediaPipe now in the reference venv instead of reading test/reference/")
     ap.add_argument("--ref-python", help="python of the reference venv (with --live)")
     ap.add_argument("--threads", type=int, default=1, help="our interpreter threads")
+    ap.add_argument("--model", action="append", choices=list(pl.MODELS),
+                    help="landmark model (repeatable); default: full, and lite/heavy where a "
+                         "reference is stored (all three with --live)")
     ap.add_argument("--math", choices=["default", "reference", "both"], default="both",
                     help="our side's math: NumPy (default), reference_math=True, or both (default)")
     ap.add_argument("--worst", action="store_true", help="print the 5 worst keypoints per case")
@@ -49,15 +55,17 @@ def main() -> int:
     args = ap.parse_args()
 
     rows = []
-    for name in args.case or list(pl.CASES):
+    jobs = [(name, model) for name in args.case or list(pl.CASES) for model in args.model or pl.MODELS
+            if args.live or args.model or model == "full" or pl.reference_path(name, model=model).exists()]
+    for name, model in jobs:
         case = pl.CASES[name]
         names, frames = pl.case_inputs(case)
         t0 = time.perf_counter()
         if args.live:
             ref_frames = run_reference(case.static, case.smooth, frames, args.ref_python,
-                                       debug=args.dump is not None)["frames"]
+                                       debug=args.dump is not None, model=model)["frames"]
         else:
-            ref = pl.load_reference(name)
+            ref = pl.load_reference(name, model=model)
             problems = pl.check_inputs(ref, names, frames)
             if problems:
                 print(f"[parity] {name}: inputs differ from the stored reference's; "
@@ -67,17 +75,18 @@ def main() -> int:
         t1 = time.perf_counter()
         maths = {"default": [False], "reference": [True], "both": [False, True]}[args.math]
         for reference_math in maths:
-            label = f"{name} [ref math]" if reference_math else name
+            label = (name if model == "full" else f"{name} {model}") + (" [ref math]" * reference_math)
             t1 = time.perf_counter()
             ours = pl.run_ours(case, frames, num_threads=args.threads,
-                               tracker_kwargs={"reference_math": reference_math})
+                               tracker_kwargs={"reference_math": reference_math, "model": model})
             t2 = time.perf_counter()
             m = pl.compare(label, ref_frames, ours)
             if args.dump:
                 args.dump.mkdir(parents=True, exist_ok=True)
                 tags = (("ref", ref_frames), ("ours.refmath" if reference_math else "ours", ours))
+                stem = name if model == "full" else f"{name}.{model}"
                 for tag, fr in tags:
-                    (args.dump / f"{name}.{tag}.json").write_text(json.dumps({"frames": fr}))
+                    (args.dump / f"{stem}.{tag}.json").write_text(json.dumps({"frames": fr}))
             rows.append(m)
             print(f"[parity] {label}: {len(frames)} frames; reference {'live ' if args.live else ''}"
                   f"{t1 - t0:.1f} s, ours {t2 - t1:.1f} s", file=sys.stderr)

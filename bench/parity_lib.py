@@ -52,6 +52,12 @@ MP_STAMP_STEP_S = 0.033333
 MEDIAPIPE_VERSION = "0.10.21"
 MEDIAPIPE_OPTIONS = {"model_complexity": 1, "enable_segmentation": False,
                      "min_detection_confidence": 0.5, "min_tracking_confidence": 0.5}
+MODELS = ("lite", "full", "heavy")  # model_complexity 0, 1, 2
+
+
+def mediapipe_options(model: str = "full") -> dict[str, Any]:
+    """MediaPipe's options for the landmark model ``model``."""
+    return {**MEDIAPIPE_OPTIONS, "model_complexity": MODELS.index(model)}
 
 TARGET_MEDIAN_PX = 1.0
 TARGET_WITHIN_TORSO = 0.99
@@ -228,14 +234,16 @@ def _our_debug(pose: Any) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- reference files
 
-def reference_path(case_name: str, ref_dir: Path = REF_DIR) -> Path:
-    return ref_dir / f"{case_name}.json"
+def reference_path(case_name: str, ref_dir: Path = REF_DIR, model: str = "full") -> Path:
+    """``<case>.json`` for the full model, ``<case>.<model>.json`` for lite and heavy."""
+    return ref_dir / (f"{case_name}.json" if model == "full" else f"{case_name}.{model}.json")
 
 
-def load_reference(case_name: str, ref_dir: Path = REF_DIR) -> dict[str, Any]:
-    path = reference_path(case_name, ref_dir)
+def load_reference(case_name: str, ref_dir: Path = REF_DIR, model: str = "full") -> dict[str, Any]:
+    path = reference_path(case_name, ref_dir, model)
     if not path.exists():
-        raise FileNotFoundError(f"{path} missing: run `python bench/make_reference.py`")
+        raise FileNotFoundError(f"{path} missing: run `python bench/make_reference.py --case {case_name}"
+                                f"{'' if model == 'full' else ' --model ' + model}`")
     with open(path) as f:
         return json.load(f)
 

@@ -19,6 +19,7 @@ from blazepose_ros.core.landmarks import landmark_model_content
 from blazepose_ros.core.models import COMPLEXITY_TO_MODEL, KNOWN_SHA256, resolve_model
 
 schema = pytest.importorskip("ai_edge_litert.schema_py_generated")
+pytestmark = pytest.mark.unit
 
 VARIANTS = ("lite", "full", "heavy")
 LANDMARK_OUTPUTS = [(1, 195), (1, 1), (1, 256, 256, 1), (1, 64, 64, 39), (1, 117)]

@@ -21,6 +21,8 @@ from blazepose_ros.core.models import (
 
 ROOT = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.unit
+
 
 def test_fetched_models_match_known_checksums():
     for name, digest in KNOWN_SHA256.items():
