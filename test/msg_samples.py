@@ -23,6 +23,7 @@ def sample_pose_msg(seq: int = 7):
     m.world_points = [Point(x=0.01 * i, y=-0.02 * i, z=0.003 * i) for i in range(33)]
     m.has_camera_points = True
     m.camera_points = [Point(x=0.1 * i, y=0.2, z=2.0 + 0.01 * i) for i in range(33)]
+    m.camera_point_sources = [i % 3 for i in range(33)]
     m.roi = PoseRoi(x_center=320.0, y_center=240.5, width=300.0, height=300.0, rotation=-0.25)
     m.image_width = 640
     m.image_height = 480

@@ -24,7 +24,7 @@ def _fields(msg) -> object:
     """Flatten a message to nested plain values, floats rounded to float32."""
     if hasattr(msg, "get_fields_and_field_types"):
         return {k: _fields(getattr(msg, k)) for k in msg.get_fields_and_field_types()}
-    if isinstance(msg, (list, tuple)):
+    if isinstance(msg, (list, tuple, np.ndarray)):
         return [_fields(v) for v in msg]
     if isinstance(msg, float):
         return float(np.float32(msg))
@@ -33,7 +33,8 @@ def _fields(msg) -> object:
 
 def test_keypoint_constants_match_topology_order():
     names = [n for n in dir(PoseKeypoints33)
-             if n.isupper() and n != "NUM_KEYPOINTS" and isinstance(getattr(PoseKeypoints33, n), int)]
+             if n.isupper() and n != "NUM_KEYPOINTS" and not n.startswith("CAMERA_POINT_")
+             and isinstance(getattr(PoseKeypoints33, n), int)]
     values = sorted(getattr(PoseKeypoints33, n) for n in names)
     assert values == list(range(33))
     assert PoseKeypoints33.NOSE == 0 and PoseKeypoints33.RIGHT_FOOT_INDEX == 32
@@ -72,6 +73,7 @@ def test_pose_keypoints33_round_trips_between_processes(ros_env):
         assert got.world_points[10].y == pytest.approx(-0.2)
         assert got.camera_points[3].z == pytest.approx(2.03)
         assert got.has_camera_points is True
+        assert list(got.camera_point_sources[:4]) == [0, 1, 2, 0]
         assert got.roi.rotation == pytest.approx(-0.25)
         assert (got.image_width, got.image_height, got.id) == (640, 480, 47)
     finally:

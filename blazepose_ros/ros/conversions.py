@@ -67,11 +67,21 @@ def _roi_slow(roi: Roi) -> Any:
                    height=float(roi.height), rotation=float(roi.rotation))
 
 
+def _sources(src: np.ndarray | None, has_cam: bool) -> np.ndarray:
+    """camera_point_sources: as given, else all PNP with camera points and all NONE without."""
+    if src is None:
+        return np.full(NUM_KEYPOINTS, PoseKeypoints33.CAMERA_POINT_PNP if has_cam else 0, np.uint8)
+    out = np.asarray(src, dtype=np.uint8).reshape(-1).copy()
+    if out.shape != (NUM_KEYPOINTS,):
+        raise ValueError(f"camera_point_sources must be ({NUM_KEYPOINTS},), got {out.shape}")
+    return out
+
+
 def _msg_slow(header: Any, pid: int, score: float, kps: list[Any], world: list[Any], has_cam: bool,
-              cam: list[Any], roi: Any, w: int, h: int) -> Any:
+              cam: list[Any], roi: Any, w: int, h: int, src: np.ndarray | None = None) -> Any:
     return PoseKeypoints33(header=header, id=pid, score=score, keypoints=kps, world_points=world,
                            has_camera_points=has_cam, camera_points=cam, roi=roi, image_width=w,
-                           image_height=h)
+                           image_height=h, camera_point_sources=_sources(src, has_cam))
 
 
 def _array_slow(header: Any, poses: list[Any]) -> Any:
@@ -121,11 +131,12 @@ def _roi_fast(roi: Roi) -> Any:
 
 
 def _msg_fast(header: Any, pid: int, score: float, kps: list[Any], world: list[Any], has_cam: bool,
-              cam: list[Any], roi: Any, w: int, h: int) -> Any:
+              cam: list[Any], roi: Any, w: int, h: int, src: np.ndarray | None = None) -> Any:
     m = PoseKeypoints33.__new__(PoseKeypoints33)
     m._header, m._id, m._score = header, pid, score
     m._keypoints, m._world_points = kps, world
     m._has_camera_points, m._camera_points = has_cam, cam
+    m._camera_point_sources = _sources(src, has_cam)
     m._roi, m._image_width, m._image_height = roi, w, h
     if _MSG_CHECK:
         m._check_fields = False
@@ -155,10 +166,11 @@ def _fast_path_ok() -> bool:
         pts = rng.random((NUM_KEYPOINTS, 3), dtype=np.float32).tolist()
         roi = Roi(1.0, 2.0, 3.0, 3.0, -0.5)
         hdr = Header(frame_id="self_check")
+        src = np.arange(NUM_KEYPOINTS, dtype=np.uint8) % 3
         args_slow = (hdr, 5, 0.5, _keypoints_slow(kp), _points_slow(pts), True, _points_slow(pts),
-                     _roi_slow(roi), 640, 480)
+                     _roi_slow(roi), 640, 480, src.copy())
         args_fast = (hdr, 5, 0.5, _keypoints_fast(kp), _points_fast(pts), True, _points_fast(pts),
-                     _roi_fast(roi), 640, 480)
+                     _roi_fast(roi), 640, 480, src.copy())
         slow = _array_slow(hdr, [_msg_slow(*args_slow)])
         fast = _array_fast(hdr, [_msg_fast(*args_fast)])
         return bool(slow == fast and fast.poses[0].keypoints[3].visibility == kp[3][3]
@@ -191,7 +203,8 @@ def _rows(a: np.ndarray | None, cols: int, what: str) -> list[list[float]]:
 
 
 def pose_to_msg(pose: Pose, header: Any, image_size: tuple[int, int],
-                camera_points: np.ndarray | None = None) -> PoseKeypoints33:
+                camera_points: np.ndarray | None = None,
+                camera_point_sources: np.ndarray | None = None) -> PoseKeypoints33:
     """One person as a ``PoseKeypoints33`` message.
 
     Args:
@@ -201,6 +214,9 @@ def pose_to_msg(pose: Pose, header: Any, image_size: tuple[int, int],
         camera_points: optional (33, 3) metres in the camera optical frame (x right, y down,
             z forward; see :func:`blazepose_ros.core.camera.camera_frame_points`). When None,
             ``has_camera_points`` is False and ``camera_points`` are zeros.
+        camera_point_sources: optional (33,) ``PoseKeypoints33.CAMERA_POINT_*`` per point (see
+            :func:`blazepose_ros.core.depth.camera_points_from_depth`); default all PNP with
+            camera points, all NONE without.
 
     Raises:
         ValueError: arrays of the wrong shape.
@@ -218,14 +234,17 @@ def pose_to_msg(pose: Pose, header: Any, image_size: tuple[int, int],
         _roi(pose.roi),
         int(w),
         int(h),
+        camera_point_sources,
     )
 
 
 def poses_to_array_msg(poses: Sequence[Pose], header: Any, image_size: tuple[int, int],
-                       camera_points_list: Sequence[np.ndarray | None] | None = None) -> PoseKeypoints33Array:
+                       camera_points_list: Sequence[np.ndarray | None] | None = None,
+                       sources_list: Sequence[np.ndarray | None] | None = None) -> PoseKeypoints33Array:
     """All people of one frame as a ``PoseKeypoints33Array`` (empty ``poses`` when nobody is seen).
 
-    ``camera_points_list``: None, or one entry (array or None) per pose, in the same order.
+    ``camera_points_list``: None, or one entry (array or None) per pose, in the same order;
+    ``sources_list`` likewise for ``camera_point_sources`` (see :func:`pose_to_msg`).
     Every message (array and per-person) carries ``header``.
     """
     if camera_points_list is None:
@@ -234,7 +253,11 @@ def poses_to_array_msg(poses: Sequence[Pose], header: Any, image_size: tuple[int
         cams = camera_points_list
         if len(cams) != len(poses):
             raise ValueError(f"camera_points_list has {len(cams)} entries for {len(poses)} poses")
-    return _array(header, [pose_to_msg(p, header, image_size, c) for p, c in zip(poses, cams, strict=True)])
+    srcs: Sequence[np.ndarray | None] = [None] * len(poses) if sources_list is None else sources_list
+    if len(srcs) != len(poses):
+        raise ValueError(f"sources_list has {len(srcs)} entries for {len(poses)} poses")
+    return _array(header, [pose_to_msg(p, header, image_size, c, s)
+                           for p, c, s in zip(poses, cams, srcs, strict=True)])
 
 
 def msg_to_keypoints(msg: PoseKeypoints33) -> np.ndarray:
