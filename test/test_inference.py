@@ -17,6 +17,8 @@ from blazepose_ros.core.models import resolve_model
 
 HERE = Path(__file__).resolve().parent
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def det_path() -> Path:
@@ -168,5 +170,87 @@ def test_tracker_runs_through_the_external_delegate(stub_so, data_dir):
     img = cv2.cvtColor(cv2.imread(str(data_dir / "bus.jpg")), cv2.COLOR_BGR2RGB)
     poses = tracker.process(img, 0.0)
     ref = PoseTracker(static_image_mode=True).process(img, 0.0)
+    assert len(poses) == len(ref) == 1
+    np.testing.assert_allclose(poses[0].keypoints[:, :2], ref[0].keypoints[:, :2], atol=0.5)
+
+
+# --------------------------------------------------------------------------- delegate auto + Edge TPU sibling
+
+@pytest.fixture
+def model_with_tpu_sibling(det_path, tmp_path) -> tuple[Path, Path]:
+    """pose_detection.tflite and a pose_detection_edgetpu.tflite beside it. The sibling is a copy
+    of the float model: only the file selection and the delegate plumbing are under test here
+    (the stub claims no ops), not the Edge TPU's kernels."""
+    model = tmp_path / "pose_detection.tflite"
+    shutil.copy(det_path, model)
+    tpu = tmp_path / "pose_detection_edgetpu.tflite"
+    shutil.copy(det_path, tpu)
+    return model, tpu
+
+
+def test_auto_prefers_the_edgetpu_sibling(model_with_tpu_sibling, stub_so, monkeypatch):
+    from blazepose_ros.core import inference
+
+    model, tpu = model_with_tpu_sibling
+    assert inference.edgetpu_sibling(model) == tpu and inference.edgetpu_sibling(tpu) is None
+    monkeypatch.setattr(inference, "EDGETPU_LIB", str(stub_so))  # the stub stands in for libedgetpu
+    lib = ctypes.CDLL(str(stub_so))
+    prepared = lib.stub_prepared()
+    m = TFLiteModel(model, delegate="auto", model_content=b"not used for the sibling")
+    assert m.active_delegate == "edgetpu" and m.path == tpu and m.requested_path == model
+    assert m.delegate_errors == [] and lib.stub_prepared() > prepared
+    assert m.output_shapes == [(1, 2254, 12), (1, 2254, 1)]
+    ref = TFLiteModel(model)
+    for got, exp in zip(_run(m, 0.2), _run(ref, 0.2), strict=True):
+        np.testing.assert_allclose(got, exp, atol=1e-4)
+    # explicit cpu ignores the sibling
+    assert TFLiteModel(model, delegate="cpu").path == model
+
+
+def test_auto_falls_back_from_the_sibling_with_the_reason(model_with_tpu_sibling, stub_so, monkeypatch):
+    from blazepose_ros.core import inference
+
+    model, _ = model_with_tpu_sibling
+    monkeypatch.setattr(inference, "EDGETPU_LIB", str(model.parent / "libedgetpu.so.1"))  # not there
+    m = TFLiteModel(model, delegate="auto")
+    assert m.active_delegate == "cpu" and m.path == model
+    assert m.delegate_errors[0].startswith("edgetpu: ") and "libedgetpu.so.1" in m.delegate_errors[0]
+    assert "Fix" in m.delegate_errors[0] and m.delegate_errors[1].startswith("gpu: ")
+    # the Edge TPU runtime loads but refuses the model (e.g. no device): still CPU, reason kept
+    monkeypatch.setattr(inference, "EDGETPU_LIB", str(stub_so))
+    monkeypatch.setattr(inference, "_edgetpu_delegate",
+                        lambda p: inference.load_external_delegate(stub_so, {"refuse": "1"}))
+    m = TFLiteModel(model, delegate="auto")
+    assert m.active_delegate == "cpu" and "refused by option" in m.delegate_errors[0]
+
+
+def test_a_corrupt_edgetpu_sibling_is_a_model_error(model_with_tpu_sibling, stub_so, monkeypatch):
+    from blazepose_ros.core import inference
+
+    model, tpu = model_with_tpu_sibling
+    tpu.write_bytes(tpu.read_bytes()[:1000])
+    monkeypatch.setattr(inference, "EDGETPU_LIB", str(stub_so))
+    with pytest.raises(ModelError, match=r"pose_detection_edgetpu\.tflite"):
+        TFLiteModel(model, delegate="auto")
+
+
+def test_tracker_auto_runs_the_edgetpu_siblings(stub_so, data_dir, tmp_path, monkeypatch):
+    """PoseTracker(delegate='auto') with both models' *_edgetpu.tflite beside them: both run through
+    the (stub) Edge TPU delegate from the sibling files, and the poses are the CPU ones."""
+    from blazepose_ros.core import inference
+
+    for name in ("detector", "full"):
+        src = resolve_model(name, "detector" if name == "detector" else "landmark").path
+        shutil.copy(src, tmp_path / src.name)
+        shutil.copy(src, tmp_path / f"{src.stem}_edgetpu.tflite")
+    monkeypatch.setattr(inference, "EDGETPU_LIB", str(stub_so))
+    tracker = PoseTracker(model=tmp_path / "pose_landmark_full.tflite",
+                          detector_model=tmp_path / "pose_detection.tflite", delegate="auto",
+                          static_image_mode=True)
+    assert tracker.active_delegate == "edgetpu"
+    assert tracker.landmarker.model.path.name == "pose_landmark_full_edgetpu.tflite"
+    assert tracker.detector.model.path.name == "pose_detection_edgetpu.tflite"
+    img = cv2.cvtColor(cv2.imread(str(data_dir / "bus.jpg")), cv2.COLOR_BGR2RGB)
+    poses, ref = tracker.process(img, 0.0), PoseTracker(static_image_mode=True).process(img, 0.0)
     assert len(poses) == len(ref) == 1
     np.testing.assert_allclose(poses[0].keypoints[:, :2], ref[0].keypoints[:, :2], atol=0.5)

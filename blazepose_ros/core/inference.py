@@ -9,7 +9,9 @@ Delegates:
 * ``gpu``     -- the TFLite GPU delegate, ``libtensorflowlite_gpu_delegate.so``.
 * ``edgetpu`` -- ``libedgetpu.so.1`` plus a model compiled for it (``*_edgetpu.tflite``).
 * ``auto``    -- try the accelerators that fit the model, fall back to CPU;
-  :attr:`TFLiteModel.active_delegate` says which one runs.
+  :attr:`TFLiteModel.active_delegate` says which one runs. An Edge TPU build of the
+  model beside it (``<name>_edgetpu.tflite`` next to ``<name>.tflite``) is tried first:
+  :attr:`TFLiteModel.path` is then the file that really runs.
 
 ``delegate_library`` loads any other external delegate (``.so`` implementing
 ``tflite_plugin_create_delegate`` / ``tflite_plugin_destroy_delegate``).
@@ -97,6 +99,15 @@ def _gpu_delegate() -> Any:
               "or use delegate='cpu'"))
 
 
+def edgetpu_sibling(model_path: Path) -> Path | None:
+    """``<stem>_edgetpu.tflite`` beside ``model_path`` (what ``edgetpu_compiler`` writes), if it
+    exists and is not the model itself."""
+    if model_path.name.endswith("_edgetpu.tflite"):
+        return None
+    sib = model_path.with_name(f"{model_path.stem}_edgetpu.tflite")
+    return sib if sib.is_file() else None
+
+
 def _edgetpu_delegate(model_path: Path) -> Any:
     if not model_path.name.endswith("_edgetpu.tflite"):
         raise DelegateError(
@@ -122,8 +133,11 @@ class TFLiteModel:
                  delegate_options: dict[str, str] | None = None,
                  model_content: bytes | None = None) -> None:
         """``model_content``: the flatbuffer to run instead of the file's own bytes (e.g.
-        pruned by :mod:`.model_surgery`); ``path`` still names the model in messages."""
+        pruned by :mod:`.model_surgery`); ``path`` still names the model in messages.
+        With ``delegate="auto"`` and an Edge TPU sibling (:func:`edgetpu_sibling`) that file
+        is tried first, from disk (``model_content`` belongs to ``path``)."""
         self.path = Path(path)
+        self.requested_path = self.path
         self.model_content = model_content  # the interpreter reads it in place: keep it alive
         if delegate not in DELEGATES:
             raise ValueError(f"delegate must be one of {DELEGATES}, got {delegate!r}")
@@ -136,25 +150,31 @@ class TFLiteModel:
         self.num_threads = num_threads
         self._delegate_obj: Any = None
 
-        candidates: list[tuple[str, Callable[[], Any] | None]] = []
+        # (name, delegate factory or None for CPU, model file, in-memory flatbuffer or None)
+        own = (self.path, model_content)
+        candidates: list[tuple[str, Callable[[], Any] | None, Path, bytes | None]] = []
         if delegate_library is not None:
             lib = delegate_library
             candidates.append((f"external:{Path(str(lib)).name}",
-                               lambda: load_external_delegate(lib, delegate_options)))
+                               lambda: load_external_delegate(lib, delegate_options), *own))
         elif delegate == "gpu":
-            candidates.append(("gpu", _gpu_delegate))
+            candidates.append(("gpu", _gpu_delegate, *own))
         elif delegate == "edgetpu":
-            candidates.append(("edgetpu", lambda: _edgetpu_delegate(self.path)))
+            candidates.append(("edgetpu", lambda: _edgetpu_delegate(self.path), *own))
         elif delegate == "auto":
-            if self.path.name.endswith("_edgetpu.tflite"):
-                candidates.append(("edgetpu", lambda: _edgetpu_delegate(self.path)))
-            candidates.append(("gpu", _gpu_delegate))
+            tpu_model = (self.path if self.path.name.endswith("_edgetpu.tflite")
+                         else edgetpu_sibling(self.path))
+            if tpu_model is not None:
+                tpu_content = model_content if tpu_model == self.path else None
+                candidates.append(("edgetpu", lambda: _edgetpu_delegate(tpu_model), tpu_model, tpu_content))
+            candidates.append(("gpu", _gpu_delegate, *own))
         if delegate == "auto" or (delegate == "cpu" and delegate_library is None):
-            candidates.append(("cpu", None))
+            candidates.append(("cpu", None, *own))
 
         errors: list[str] = []
-        for name, make in candidates:
+        for name, make, cand_path, cand_content in candidates:
             try:
+                self.path, self.model_content = cand_path, cand_content
                 dlg = make() if make is not None else None
                 self._interp = self._build(interpreter_cls, dlg)
             except DelegateError as e:
