@@ -10,7 +10,7 @@ installed); each is checked against its SHA-256. Both archives are cached in
 Media: ``bus.jpg`` and ``zidane.jpg`` from the ``ultralytics`` wheel, plus a
 two short real-motion sequences made from them: ``test/data/sample_people.mp4`` (zidane.jpg:
 two overlapping half-body men) and ``test/data/sample_fullbody.mp4`` (bus.jpg: one
-full-body man followed by a sideways-held camera; ``blazepose_ros.core.media``).
+full-body man followed by a sideways-held camera; ``blazepose_ros.media.synthetic``).
 Footage: real multi-person clips from the ``sports2d`` and ``pose2sim`` wheels (BSD-3-Clause,
 downloaded with pip, never installed): ``test/data/sports2d_demo.mp4`` and
 ``test/data/pose2sim_multi_cam0[1-4].mp4``.
@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -43,7 +42,6 @@ MODEL_MEMBERS = {
 # MediaPipe's web package ships all three landmark models (its full one is the wheel's file)
 NPM_POSE = "@mediapipe/pose@0.5.1675469404"
 NPM_TARBALL = "mediapipe-pose-0.5.1675469404.tgz"
-NPM_URL = "https://registry.npmjs.org/@mediapipe/pose/-/pose-0.5.1675469404.tgz"
 NPM_MEMBERS = {
     "pose_landmark_lite.tflite": "package/pose_landmark_lite.tflite",
     "pose_landmark_heavy.tflite": "package/pose_landmark_heavy.tflite",
@@ -106,22 +104,21 @@ def _extract(wheel: Path, members: dict[str, str], out_dir: Path) -> None:
 
 
 def _download_npm() -> Path:
-    """The npm tarball of NPM_POSE, cached; ``npm pack`` (or the registry URL without npm)."""
+    """The npm tarball of NPM_POSE, cached; fetched with ``npm pack`` (nothing is installed)."""
     dest = CACHE / "npm"
     dest.mkdir(parents=True, exist_ok=True)
     tgz = dest / NPM_TARBALL
     if tgz.is_file():
         return tgz
     npm = shutil.which("npm")
+    if npm is None:
+        raise SystemExit(f"[fetch] npm not found: the lite/heavy models come from the npm package {NPM_POSE}. "
+                         "Fix: install npm (`apt-get install npm`), or put that `npm pack` tarball "
+                         f"at {tgz}")
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
-        if npm:
-            print(f"[fetch] npm pack {NPM_POSE} (not installed; only the models are extracted)", flush=True)
-            subprocess.run([npm, "pack", "--silent", NPM_POSE, "--pack-destination", tmp],
-                           check=True, stdout=subprocess.DEVNULL)
-        else:
-            print(f"[fetch] npm not found, downloading {NPM_URL}", flush=True)
-            with urllib.request.urlopen(NPM_URL, timeout=120) as r:
-                (Path(tmp) / NPM_TARBALL).write_bytes(r.read())
+        print(f"[fetch] npm pack {NPM_POSE} (not installed; only the models are extracted)", flush=True)
+        subprocess.run([npm, "pack", "--silent", NPM_POSE, "--pack-destination", tmp],
+                       check=True, stdout=subprocess.DEVNULL)
         got = Path(tmp) / NPM_TARBALL
         if not got.is_file():
             raise SystemExit(f"[fetch] npm pack did not produce {NPM_TARBALL}")
@@ -171,7 +168,7 @@ def fetch_media(out_dir: Path = MEDIA_DIR) -> None:
         if not _valid(out_dir / f, MEDIA_SHA256[f]):
             raise SystemExit(f"[fetch] {out_dir / f}: unexpected checksum")
     fetch_footage(out_dir)
-    from blazepose_ros.core.media import write_fullbody_sequence, write_motion_sequence
+    from blazepose_ros.media.synthetic import write_fullbody_sequence, write_motion_sequence
 
     made = []
     for name, write, src in (("sample_people.mp4", write_motion_sequence, "zidane.jpg"),
