@@ -16,8 +16,6 @@ from blazepose_ros.core.filters import (
     LandmarksSmoother,
     LowPassFilter,
     OneEuroFilter,
-    RelativeVelocityFilter,
-    VelocityLandmarksSmoother,
     one_euro_alpha,
 )
 
@@ -223,18 +221,3 @@ def test_vectorised_equals_independent_scalar_filters(seq, dts, scale, which):
                 r = refs[3 * i + j](t, float(arr[i, j]), vs)
                 # float32 state vs a float64 reference: allow float32 rounding of +-2000 inputs
                 assert out[i, j] == pytest.approx(r, rel=1e-4, abs=1e-2)
-
-
-def test_relative_velocity_filter_basics():
-    f = RelativeVelocityFilter(window_size=5, velocity_scale=10.0)
-    np.testing.assert_array_equal(f(np.array([3.0, 4.0]), DT_NS), [3.0, 4.0])  # α = 1 first
-    # constant input: zero velocity -> α = 0 -> output holds
-    np.testing.assert_array_equal(f(np.array([3.0, 4.0]), 2 * DT_NS), [3.0, 4.0])
-    # a fast move -> α close to 1 -> output follows almost fully
-    out = f(np.array([103.0, 4.0]), 3 * DT_NS)
-    assert out[0] > 95.0 and out[1] == pytest.approx(4.0)
-    assert len(f.window) == 2
-    np.testing.assert_array_equal(f(np.array([0.0, 0.0]), 3 * DT_NS), [0.0, 0.0])  # stale stamp
-    sm = VelocityLandmarksSmoother()
-    o, _ = sm(np.ones((4, 3)), np.ones(4), DT_NS, 100.0)
-    np.testing.assert_array_equal(o, np.ones((4, 3)))

@@ -309,7 +309,6 @@ class PoseDetector:
         self._crop = np.empty((s, s, 3), np.uint8)
         self._scale, self._offset = value_range_transform(-1.0, 1.0)
         self._lut = input_lut(self._scale, self._offset)
-        self.last_padding = np.zeros(4, F32)
         self.last_timings: dict[str, float] = {}
 
     def preprocess(self, rgb: np.ndarray) -> np.ndarray:
@@ -346,7 +345,6 @@ class PoseDetector:
         dets = [remove_letterbox(d, padding)
                 for d in weighted_nms(dets, self.options.min_suppression_threshold)]
         t3 = time.perf_counter()
-        self.last_padding = padding
         self.last_timings = {"detector_preprocess": t1 - t0, "detector_invoke": t2 - t1,
                              "detector_decode": t3 - t2}
         return dets

@@ -1,4 +1,4 @@
-"""Landmark smoothing filters (pipeline spec §9): low-pass, one-euro, relative-velocity.
+"""Landmark smoothing filters (pipeline spec §9): low-pass and one-euro.
 
 All filters are *vectorised*: one object filters an array of independent values
 (e.g. 33×3 keypoint coordinates) that share one timestamp per call.  Per element
@@ -18,8 +18,6 @@ derivative unit-free (1/object size in the same unit).
 from __future__ import annotations
 
 import math
-from collections import deque
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,8 +28,6 @@ __all__ = [
     "LandmarksSmoother",
     "LowPassFilter",
     "OneEuroFilter",
-    "RelativeVelocityFilter",
-    "VelocityLandmarksSmoother",
     "one_euro_alpha",
 ]
 
@@ -201,67 +197,6 @@ class OneEuroFilter:
         return self.x.apply(v32)
 
 
-@dataclass
-class _WindowElement:
-    distance: np.ndarray  # float32, per element
-    duration_ns: int
-
-
-class RelativeVelocityFilter:
-    """Relative-velocity filter (spec §9.6, "velocity_filter"), vectorised.
-
-    α = 1 − 1/(1 + velocity_scale·|v|) where v is the scaled velocity [1/s] over a window
-    of recent (distance, duration) pairs (legacy distance: ``v·scale − last_v·last_scale``).
-    Not used by the BlazePose graph; offered as an alternative smoother.
-    """
-
-    _ASSUMED_FRAME_NS = 1_000_000_000 // 30
-
-    def __init__(self, window_size: int = 5, velocity_scale: float = 10.0) -> None:
-        if window_size < 1:
-            raise ValueError("window_size must be >= 1")
-        self.window_size = int(window_size)
-        self.velocity_scale = float(velocity_scale)
-        self.reset()
-
-    def reset(self) -> None:
-        self.last_time_ns = -1
-        self.last_value: np.ndarray | None = None
-        self.last_scale = _F32(1.0)
-        self.window: deque[_WindowElement] = deque()
-        self.lpf = LowPassFilter(1.0)
-
-    def __call__(self, values: np.ndarray, t_ns: int, value_scale: float = 1.0) -> np.ndarray:
-        t_ns = int(t_ns)
-        v32 = np.asarray(values, dtype=_F32)
-        if self.last_time_ns >= t_ns:
-            return v32.copy()
-        scale = _F32(value_scale)
-        if self.last_time_ns == -1 or self.last_value is None or self.last_value.shape != v32.shape:
-            alpha: np.ndarray = np.ones(v32.shape, _F32)
-        else:
-            distance = (v32 * scale - self.last_value * self.last_scale).astype(_F32)
-            duration = t_ns - self.last_time_ns
-            cum_dist = distance.astype(_F32).copy()
-            cum_dur = duration
-            max_dur = (1 + len(self.window)) * self._ASSUMED_FRAME_NS
-            for el in self.window:
-                if cum_dur + el.duration_ns > max_dur:
-                    break
-                cum_dist = (cum_dist + el.distance).astype(_F32)
-                cum_dur += el.duration_ns
-            velocity = (cum_dist.astype(_F64) / (cum_dur * _NS_TO_S)).astype(_F32)
-            one = _F32(1.0)
-            alpha = (one - one / (one + _F32(self.velocity_scale) * np.abs(velocity))).astype(_F32)
-            self.window.appendleft(_WindowElement(distance, duration))
-            while len(self.window) > self.window_size:
-                self.window.pop()
-        self.last_value = v32.copy()
-        self.last_scale = scale
-        self.last_time_ns = t_ns
-        return self.lpf.apply_with_alpha(v32, alpha)
-
-
 class LandmarksSmoother:
     """Smooths one person's landmarks: visibility low-pass, then per-axis one-euro (spec §9.3–9.4).
 
@@ -327,33 +262,3 @@ class LandmarksSmoother:
         """Reset coordinates and visibility."""
         self._coords.reset()
         self._visibility.reset()
-
-
-class VelocityLandmarksSmoother(LandmarksSmoother):
-    """Same contract as :class:`LandmarksSmoother`, with the relative-velocity filter for coordinates."""
-
-    def __init__(
-        self,
-        window_size: int = 5,
-        velocity_scale: float = 10.0,
-        disable_value_scaling: bool = False,
-        visibility_alpha: float = 0.1,
-    ) -> None:
-        self.disable_value_scaling = bool(disable_value_scaling)
-        self._coords = RelativeVelocityFilter(window_size, velocity_scale)  # type: ignore[assignment]
-        self._visibility = LowPassFilter(visibility_alpha)
-
-    def __call__(
-        self, values: np.ndarray, visibility: np.ndarray, t_ns: int, object_scale: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        values = np.asarray(values, dtype=_F32)
-        if values.ndim != 2 or values.shape[1] != 3:
-            raise ValueError(f"values must be (N, 3), got {values.shape}")
-        vis = self._visibility.apply(np.asarray(visibility, dtype=_F32).reshape(values.shape[0]))
-        value_scale = _F32(1.0)
-        if not self.disable_value_scaling:
-            scale = _F32(object_scale)
-            if not scale >= self.MIN_ALLOWED_OBJECT_SCALE:
-                return values.copy(), vis
-            value_scale = _F32(1.0) / scale
-        return self._coords(values, t_ns, float(value_scale)), vis

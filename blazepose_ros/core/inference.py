@@ -203,7 +203,6 @@ class TFLiteModel:
         outs = self._interp.get_output_details()
         self.output_details = outs
         self.output_shapes = [tuple(int(d) for d in o["shape"]) for o in outs]
-        self.output_names = [str(o["name"]) for o in outs]
         self._in = self._interp.tensor(self.input_index)
         self._outs = [self._interp.tensor(int(o["index"])) for o in outs]
 

@@ -35,7 +35,7 @@ from .geometry import (
 from .inference import TFLiteModel
 from .model_surgery import prune_outputs
 from .models import ModelError
-from .refmath import sigmoid as _sigmoid
+from .refmath import sigmoid
 
 NUM_LANDMARKS = 33
 NUM_AUX = 2
@@ -77,11 +77,6 @@ def landmark_model_content(path: Path, enable_segmentation: bool) -> bytes | Non
     if enable_segmentation:
         return None
     return prune_outputs(Path(path).read_bytes(), keep=lambda shape: not _is_segmentation(shape))
-
-
-def sigmoid(x: np.ndarray, exact: bool = False) -> np.ndarray:
-    """float32 logistic function; ``exact``: glibc-rounded ``expf`` (:mod:`.refmath`)."""
-    return _sigmoid(x, exact)
 
 
 def refine_from_heatmap(landmarks: np.ndarray, heatmap: np.ndarray, kernel_size: int = 9,
