@@ -55,8 +55,10 @@ def _visible_on_person(scene, radius: int = 4) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("encoding", ["16UC1", "32FC1"])
-def test_depth_points_within_2cm_of_the_truth(scene, pnp, encoding):
+@pytest.mark.parametrize(("encoding", "distance"), [("16UC1", None), ("32FC1", None), ("16UC1", 3.2)])
+def test_depth_points_within_2cm_of_the_truth(scene, pnp, encoding, distance):
+    if distance is not None:  # the photo at 3.2 m: a 2.3 m tall person, larger than the model's
+        scene = make_scene(distance=distance)
     depth = _decode(scene.depth_image(encoding), encoding)
     got = camera_points_from_depth(depth, scene.pose.keypoints, scene.pose.world, scene.k, None, pnp)
     truth = scene.truth()

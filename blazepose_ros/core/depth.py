@@ -18,9 +18,9 @@ Per keypoint (:func:`camera_points_from_depth`):
    behind it; the body is in front, so the *nearest* depth cluster holding a fair share of the
    window's samples is taken, and its median is the keypoint's depth.
 3. Outliers are checked against the metric skeleton: two depth points further apart than the
-   same two keypoints of the world skeleton (bones and every other pair, plus a tolerance for
-   the model's error and the body's thickness) cannot both be on the body; the point in most such
-   conflicts is dropped until none is left.
+   same two keypoints of the world skeleton (bones and every other pair, scaled to the person's
+   size, plus a tolerance for the model's error and the body's thickness) cannot both be on the
+   body; the point in most such conflicts is dropped until none is left.
 4. Keypoints without an accepted depth fall back to the PnP solution
    (:func:`blazepose_ros.core.camera.camera_frame_points`) moved along the camera rays (which keeps
    its projection) to the distance the depth measured; without a PnP solution, to the ray at the
@@ -42,6 +42,7 @@ import numpy as np
 
 __all__ = [
     "DEPTH_ENCODINGS",
+    "MAX_BODY_SCALE",
     "SOURCE_DEPTH",
     "SOURCE_NONE",
     "SOURCE_PNP",
@@ -68,6 +69,10 @@ SOURCE_PNP = 1
 when the person has depth)."""
 SOURCE_DEPTH = 2
 """Per-point source code: measured by the depth image."""
+
+
+MAX_BODY_SCALE = 1.6
+"""Largest person, relative to the model's metric skeleton, the outlier check allows for."""
 
 
 class DepthError(ValueError):
@@ -191,18 +196,27 @@ def _undistorted_pixels(px: np.ndarray, k: np.ndarray, d: np.ndarray | None) -> 
     return und.reshape(-1, 2)
 
 
-def _nearest_cluster_depth(samples: np.ndarray, opt: DepthOptions) -> float:
-    """Median of the nearest cluster of ``samples`` (sorted inside) with enough support, or NaN."""
-    s = np.sort(samples)
+def _nearest_cluster_depths(windows: np.ndarray, opt: DepthOptions) -> np.ndarray:
+    """Per row of ``windows`` (n, m) metres (NaN = invalid): the median of the nearest cluster with
+    enough support, or NaN (too few valid samples, no supported cluster)."""
+    n, m = windows.shape
+    s = np.sort(windows, axis=1)  # NaN sorts last
+    valid = np.isfinite(s).sum(1)
     tol = s * opt.cluster_tolerance_rel + opt.cluster_tolerance_m
-    ends = np.searchsorted(s, s + tol, side="right")
-    counts = ends - np.arange(s.size)
-    need = max(1, int(np.ceil(opt.min_cluster_fraction * s.size)))
-    ok = np.flatnonzero(counts >= need)
-    if ok.size == 0:
-        return float("nan")
-    j = int(ok[0])
-    return float(np.median(s[j:ends[j]]))
+    # counts[i, j]: samples of row i in [s_ij, s_ij + tol_ij] (rows are sorted, so from j on)
+    inside = (s[:, None, :] >= s[:, :, None]) & (s[:, None, :] <= (s + tol)[:, :, None])
+    counts = inside.sum(2)
+    need_valid = max(1, int(np.ceil(opt.min_valid_fraction * m)))
+    need = np.maximum(1, np.ceil(opt.min_cluster_fraction * valid)).astype(np.intp)
+    ok = counts >= need[:, None]
+    j = np.argmax(ok, axis=1)  # the nearest supported cluster's first sample
+    found = ok[np.arange(n), j] & (valid >= need_valid)
+    c = counts[np.arange(n), j]
+    rows = np.arange(n)
+    lo = np.minimum(j + (c - 1) // 2, m - 1)
+    hi = np.minimum(j + c // 2, m - 1)
+    med = 0.5 * (s[rows, lo] + s[rows, hi])
+    return np.where(found, med, np.nan)
 
 
 def sample_keypoint_depths(depth_m: np.ndarray, keypoints_px: np.ndarray,
@@ -218,19 +232,22 @@ def sample_keypoint_depths(depth_m: np.ndarray, keypoints_px: np.ndarray,
     kp = np.asarray(keypoints_px, dtype=np.float64)
     h, w = depth_m.shape
     r = opt.window_radius
-    need = max(1, int(np.ceil(opt.min_valid_fraction * (2 * r + 1) ** 2)))
     out = np.full(kp.shape[0], np.nan)
-    for i, (x, y, vis) in enumerate(kp[:, [0, 1, 3]]):
-        if not (np.isfinite(x) and np.isfinite(y)) or vis < opt.min_visibility:
-            continue
-        # pixel (u, v) covers [u, u + 1): the pixel under the keypoint is floor(x)
-        u, v = int(np.floor(x)), int(np.floor(y))
-        if not (0 <= u < w and 0 <= v < h):
-            continue
-        patch = depth_m[max(0, v - r):v + r + 1, max(0, u - r):u + r + 1].ravel()
-        patch = patch[(patch >= opt.min_depth) & (patch <= opt.max_depth)]  # NaN compares False
-        if patch.size >= need:
-            out[i] = _nearest_cluster_depth(patch, opt)
+    xy = kp[:, :2]
+    finite = np.isfinite(xy).all(1)
+    # pixel (u, v) covers [u, u + 1): the pixel under the keypoint is floor(x)
+    uv = np.floor(np.where(finite[:, None], xy, -1.0)).astype(np.intp)
+    use = finite & (kp[:, 3] >= opt.min_visibility) & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) \
+        & (uv[:, 1] < h)
+    if not use.any():
+        return out
+    offs = np.arange(-r, r + 1)
+    us = uv[use, 0, None, None] + offs[None, None, :]  # (n, 1, k)
+    vs = uv[use, 1, None, None] + offs[None, :, None]  # (n, k, 1)
+    inside = (us >= 0) & (us < w) & (vs >= 0) & (vs < h)
+    win = depth_m[np.clip(vs, 0, h - 1), np.clip(us, 0, w - 1)].astype(np.float64)
+    win = np.where(inside & (win >= opt.min_depth) & (win <= opt.max_depth), win, np.nan)  # NaN: False
+    out[use] = _nearest_cluster_depths(win.reshape(win.shape[0], -1), opt)
     return out
 
 
@@ -246,7 +263,13 @@ def _skeleton_outliers(points: np.ndarray, world: np.ndarray, opt: DepthOptions)
         return np.zeros(0, np.intp)
     d_depth = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
     d_world = np.linalg.norm(world[:, None, :] - world[None, :, :], axis=2)
-    conflict = d_depth > d_world * (1.0 + opt.skeleton_tolerance_rel) + opt.skeleton_tolerance_m
+    # The model's skeleton has an average build: a tall person's depth points are further apart
+    # than its bones (x 1.14 for a 1.89 m person here). Their typical ratio (the median over pairs
+    # a forearm or more apart, most points being on the body) scales the check, within what a
+    # person can be.
+    far = np.triu(d_world > 0.15, 1)
+    scale = float(np.clip(np.median(d_depth[far] / d_world[far]), 1.0, MAX_BODY_SCALE)) if far.any() else 1.0
+    conflict = d_depth > d_world * scale * (1.0 + opt.skeleton_tolerance_rel) + opt.skeleton_tolerance_m
     alive = np.ones(n, bool)
     away = np.abs(points[:, 2] - np.median(points[:, 2]))
     removed = []
