@@ -15,7 +15,7 @@ each landmark model (``--model``, default full; lite/heavy = model_complexity 0/
 * ``floor_as_run``: the same without the segmentation decoder, as the pipeline runs it
   when no mask is asked for (its other outputs are bit-identical).
 Sequences: test/data/sample_people.mp4 (640x480) and the same virtual camera over
-zidane.jpg rendered at 1280x720 (blazepose_ros.core.media.motion_frames).
+zidane.jpg rendered at 1280x720 (blazepose_ros.media.synthetic.motion_frames).
 Both processes are pinned to the same single CPU (MediaPipe sizes its own thread
 pools; pinning keeps it to one core) and run one at a time. Each round runs every
 implementation once per sequence in a rotating order, after one untimed warm-up
@@ -184,8 +184,8 @@ def main() -> int:
     from bench import parity_lib as pl
     from blazepose_ros.core.inference import TFLiteModel
     from blazepose_ros.core.landmarks import landmark_model_content
-    from blazepose_ros.core.media import motion_frames
     from blazepose_ros.core.models import resolve_model
+    from blazepose_ros.media.synthetic import motion_frames
 
     os.sched_setaffinity(0, {args.cpu})
     zidane = cv2.imread(str(pl.DATA / "zidane.jpg"))

@@ -50,7 +50,7 @@ def photo(name: str) -> np.ndarray:
 
 def motion(name: str, n: int, size: tuple[int, int]) -> list[np.ndarray]:
     """``n`` frames of a virtual camera moving over a real photo, at ``size`` (w, h)."""
-    from blazepose_ros.core.media import motion_frames
+    from blazepose_ros.media.synthetic import motion_frames
 
     return list(motion_frames(photo(name), n, size))
 

@@ -12,7 +12,7 @@ midpoint to hip midpoint; ``--torso diagonal``: left shoulder to right hip).
 The 17 COCO keypoints are scored, those labelled (v > 0) in the annotations.
 The pipeline returns one person per image (like MediaPipe's solution): other
 annotated people count as misses unless ``--matched-only``. Definitions:
-blazepose_ros/core/pck.py.
+blazepose_ros/tools/pck.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from blazepose_ros.core.pck import TORSO_MODES, evaluate, load_json, pose_to_coco_result
+from blazepose_ros.tools.pck import TORSO_MODES, evaluate, load_json, pose_to_coco_result
 
 
 def predict(annotations: dict, images: Path, model: str, threads: int) -> list[dict]:

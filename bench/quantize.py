@@ -41,8 +41,8 @@ import benchlib as bl
 
 from blazepose_ros.core import PoseTracker, TFLiteModel
 from blazepose_ros.core.landmarks import PoseLandmarker, landmark_model_content
-from blazepose_ros.core.pck import torso_size
 from blazepose_ros.core.topology import to_coco17
+from blazepose_ros.tools.pck import torso_size
 
 DEQUANTIZE = 6
 FLOAT32, FLOAT16 = 0, 1

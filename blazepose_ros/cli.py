@@ -18,55 +18,31 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .core.types import Pose
+from .media import IMAGE_SUFFIXES, FrameSource, SourceError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+STILL_FPS = 30.0
+"""Stamp step of image files and folders without --fps, frames/s."""
 
 
 class CliError(RuntimeError):
     pass
 
 
-def _frames(source: str, fps_opt: float | None) -> tuple[Iterator[np.ndarray], float, bool]:
-    """(BGR frame iterator, stamp step fps, is_still_image)."""
-    if source.isdigit():
-        cap = cv2.VideoCapture(int(source))
-        if not cap.isOpened():
-            raise CliError(f"cannot open camera {source}")
-        fps = fps_opt or cap.get(cv2.CAP_PROP_FPS) or 30.0
-        return _read_all(cap), fps, False
-    path = Path(source)
-    if not path.exists():
-        raise CliError(f"input '{source}' does not exist")
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise CliError(f"cannot read image '{source}'")
-        return iter([img]), fps_opt or 30.0, True
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise CliError(f"cannot open video '{source}' (unsupported format or codec)")
-    fps = fps_opt or cap.get(cv2.CAP_PROP_FPS) or 30.0
-    if not np.isfinite(fps) or fps <= 0:
-        fps = 30.0
-    return _read_all(cap), fps, False
-
-
-def _read_all(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
+def _open(source: str, fps_opt: float | None) -> tuple[FrameSource, float, bool]:
+    """(frame source, stamp step fps, is_still_image)."""
     try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                return
-            yield frame
-    finally:
-        cap.release()
+        frames = FrameSource(source)
+    except SourceError as e:
+        raise CliError(str(e)) from e
+    still = frames.info.kind == "image"
+    fps = fps_opt or (STILL_FPS if frames.info.kind in ("image", "folder") else frames.info.fps)
+    return frames, fps, still
 
 
 def _pose_json(pose: Pose) -> dict:
@@ -76,17 +52,22 @@ def _pose_json(pose: Pose) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    source, fps, still = _open(args.input, args.fps)
+    with source:
+        return _run(args, source, fps, still)
+
+
+def _run(args: argparse.Namespace, source: FrameSource, fps: float, still: bool) -> int:
     from .core import PoseTracker
     from .core.draw import draw_poses
 
-    frames, fps, still = _frames(args.input, args.fps)
     tracker = PoseTracker(model=args.model, delegate=args.delegate, num_threads=args.threads,
                           static_image_mode=args.static or still, reference_math=args.reference_math)
     writer = None
     out: list[dict] = []
     t0 = time.perf_counter()
     annotate = Path(args.annotate) if args.annotate else None
-    for index, bgr in enumerate(frames):
+    for index, bgr in enumerate(source.frames()):
         if args.max_frames is not None and index >= args.max_frames:
             break
         stamp = args.start_stamp + index / fps

@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from blazepose_ros.core.pck import (
+from blazepose_ros.core.topology import COCO17_FROM_BLAZEPOSE, to_coco17
+from blazepose_ros.tools.pck import (
     L_HIP,
     L_SHOULDER,
     R_HIP,
@@ -22,7 +23,6 @@ from blazepose_ros.core.pck import (
     pose_to_coco_result,
     torso_size,
 )
-from blazepose_ros.core.topology import COCO17_FROM_BLAZEPOSE, to_coco17
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = json.loads((ROOT / "test" / "reference" / "static_images.json").read_text())

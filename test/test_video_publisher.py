@@ -21,13 +21,9 @@ rclpy = pytest.importorskip("rclpy")
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 
+from blazepose_ros.media import FrameSource, SourceError  # noqa: E402
 from blazepose_ros.ros.image_conversion import compressed_msg_to_rgb, image_msg_to_rgb  # noqa: E402
-from blazepose_ros.ros.video_publisher import (  # noqa: E402
-    FrameSource,
-    SourceError,
-    load_camera_info,
-    pinhole_camera_info,
-)
+from blazepose_ros.ros.video_publisher import load_camera_info, pinhole_camera_info  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "test" / "data" / "sample_people.mp4"

@@ -15,10 +15,14 @@ with a consistent skeleton and projection the solve is exact to numerical precis
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-__all__ = ["MIN_PNP_POINTS", "camera_frame_points", "intrinsics_from_fov"]
+__all__ = ["MIN_PNP_POINTS", "PNP_DISTORTION_MODELS", "CameraInfoError", "CameraModel",
+           "camera_frame_points", "camera_model_from_info", "intrinsics_from_fov"]
 
 MIN_PNP_POINTS = 6
 """Fewest keypoints (visibility >= threshold) :func:`camera_frame_points` solves with."""
@@ -36,15 +40,90 @@ def intrinsics_from_fov(width: int, height: int, fov_deg: float = 60.0) -> np.nd
     return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
 
 
-def _check_k(camera_matrix: np.ndarray) -> np.ndarray:
+PNP_DISTORTION_MODELS = ("", "plumb_bob", "rational_polynomial")
+"""CameraInfo distortion models whose coefficients OpenCV's solvePnP understands."""
+_PNP_DISTORTION_SIZES = (4, 5, 8, 12, 14)
+
+
+class CameraInfoError(ValueError):
+    """Camera intrinsics that cannot be used; the message says what is wrong with them."""
+
+
+@dataclass(frozen=True)
+class CameraModel:
+    """Intrinsics for :func:`camera_frame_points`, checked once (:func:`camera_model_from_info`).
+
+    k: (3, 3) camera matrix in pixels. d: distortion coefficients in OpenCV order, or None
+    (undistorted / rectified). note: a remark on how the CameraInfo was read (e.g. an
+    unsupported distortion model used as undistorted), or None.
+    """
+
+    k: np.ndarray
+    d: np.ndarray | None
+    note: str | None = None
+
+
+def _check_k(camera_matrix: np.ndarray, what: str = "camera matrix K") -> np.ndarray:
     k = np.asarray(camera_matrix, dtype=np.float64)
     if k.shape != (3, 3) or not np.isfinite(k).all():
-        raise ValueError(f"camera matrix K must be a finite 3x3 array, got shape {k.shape}")
+        raise CameraInfoError(f"{what} must be a finite 3x3 array, got shape {k.shape}")
     if k[0, 0] <= 0.0 or k[1, 1] <= 0.0:
-        raise ValueError(
-            f"camera matrix K has a non-positive focal length (fx={k[0, 0]}, fy={k[1, 1]}): "
+        raise CameraInfoError(
+            f"{what} has a non-positive focal length (fx={k[0, 0]}, fy={k[1, 1]}): "
             "the CameraInfo is uncalibrated (all zeros?); calibrate the camera or set a field of view")
     return k
+
+
+def _check_d(distortion: Sequence[float] | np.ndarray | None, what: str = "distortion") -> np.ndarray | None:
+    """Coefficients as a float64 vector, or None for "no distortion" (None, [] or all zeros)."""
+    if distortion is None:
+        return None
+    d = np.asarray(distortion, dtype=np.float64).reshape(-1)
+    if d.size == 0 or (np.isfinite(d).all() and not d.any()):
+        return None
+    if d.size not in _PNP_DISTORTION_SIZES or not np.isfinite(d).all():
+        raise CameraInfoError(f"{what} must have 4, 5, 8, 12 or 14 finite coefficients, got {d.size}")
+    return d
+
+
+def camera_model_from_info(k: Sequence[float], d: Sequence[float], distortion_model: str, width: int,
+                           height: int, image_size: tuple[int, int] | None = None,
+                           p: Sequence[float] | None = None, rectified: bool = False) -> CameraModel:
+    """The intrinsics of a ROS CameraInfo (its fields ``k``, ``d``, ``distortion_model``,
+    ``width``, ``height``, ``p``), checked in one place.
+
+    ``image_size``: (width, height) in px of the images the keypoints come from; a CameraInfo
+    for another size (``width``/``height`` 0 mean unknown) is refused. ``rectified``: the
+    images are rectified, so P's left 3x3 and no distortion are used instead of K and D.
+    A distortion model solvePnP does not know (:data:`PNP_DISTORTION_MODELS`) is read as
+    undistorted and said in ``note``.
+
+    Raises:
+        CameraInfoError: an empty or malformed K (or P when rectified), a size mismatch, or
+            coefficients solvePnP cannot take.
+    """
+    if rectified:
+        pm = np.asarray(p if p is not None else (), dtype=np.float64)
+        if pm.size != 12:
+            raise CameraInfoError(f"its P matrix must have 12 values (rectified images), got {pm.size}")
+        kk = _check_k(pm.reshape(3, 4)[:, :3], "its P matrix (rectified images)")
+    else:
+        km = np.asarray(k, dtype=np.float64)
+        kk = _check_k(km.reshape(3, 3) if km.size == 9 else km, "its K matrix")
+    if image_size is not None and width and height and (width, height) != tuple(image_size):
+        w, h = image_size
+        raise CameraInfoError(f"it is for {width}x{height} images but the images are {w}x{h} "
+                              "(use the camera_info of this image stream)")
+    if rectified:
+        return CameraModel(kk, None)
+    if distortion_model not in PNP_DISTORTION_MODELS:
+        return CameraModel(kk, None, f"distortion model '{distortion_model}' is not supported by solvePnP: "
+                                     "using it as undistorted")
+    try:
+        dd = _check_d(d, "its D")
+    except CameraInfoError as e:
+        raise CameraInfoError(f"{e}: cannot use camera_info distortion with solvePnP") from None
+    return CameraModel(kk, dd)
 
 
 def _initial_guess(obj: np.ndarray, img: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +161,8 @@ def camera_frame_points(world: np.ndarray, keypoints_px: np.ndarray, K: np.ndarr
         the result is degenerate (a point at z <= 0 i.e. behind the camera, NaN).
 
     Raises:
-        ValueError: K malformed or with a non-positive focal length; wrong array shapes.
+        CameraInfoError: K malformed or with a non-positive focal length, unusable D.
+        ValueError: wrong array shapes.
     """
     k = _check_k(K)
     w = np.asarray(world, dtype=np.float64)
@@ -91,13 +171,7 @@ def camera_frame_points(world: np.ndarray, keypoints_px: np.ndarray, K: np.ndarr
         raise ValueError(f"world landmarks must be (33, 3) metres, got {w.shape}")
     if kp.ndim != 2 or kp.shape[0] != 33 or kp.shape[1] < 4:
         raise ValueError(f"keypoints must be (33, >=4) [x, y, z, visibility, ...], got {kp.shape}")
-    d: np.ndarray | None = None
-    if D is not None:
-        d = np.asarray(D, dtype=np.float64).reshape(-1)
-        if d.size == 0 or (np.isfinite(d).all() and not d.any()):
-            d = None  # "no distortion" spelled as [] or zeros
-        elif d.size not in (4, 5, 8, 12, 14) or not np.isfinite(d).all():
-            raise ValueError(f"distortion must have 4, 5, 8, 12 or 14 finite coefficients, got {d.size}")
+    d = _check_d(D)  # "no distortion" spelled as None, [] or zeros -> None
 
     use = (kp[:, 3] >= min_visibility) & np.isfinite(kp[:, :2]).all(1) & np.isfinite(w).all(1)
     if int(use.sum()) < MIN_PNP_POINTS:

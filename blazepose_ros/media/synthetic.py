@@ -1,4 +1,4 @@
-"""Test and demo media: a real-motion sequence made from a still photo of people."""
+"""Synthetic test and demo clips: real-motion sequences made from a still photo of people."""
 
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point
 
 from blazepose_ros.core.types import Pose, Roi
@@ -43,11 +44,24 @@ __all__ = [
     "msg_to_keypoints",
     "msg_to_pose",
     "msg_to_world",
+    "point_msgs",
     "pose_to_msg",
     "poses_to_array_msg",
+    "stamp_to_ns",
+    "stamp_to_s",
 ]
 
 NUM_KEYPOINTS = 33
+
+
+def stamp_to_ns(stamp: Time) -> int:
+    """A ``builtin_interfaces/Time`` in integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def stamp_to_s(stamp: Time) -> float:
+    """A ``builtin_interfaces/Time`` in seconds."""
+    return int(stamp.sec) + int(stamp.nanosec) * 1e-9
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,7 +197,8 @@ USE_FAST_PATH: bool = _fast_path_ok()
 """Whether the slot-filling fast path is in use (decided once at import by a self-check)."""
 
 _keypoints: Callable[[list[list[float]]], list[Any]] = _keypoints_fast if USE_FAST_PATH else _keypoints_slow
-_points: Callable[[list[list[float]]], list[Any]] = _points_fast if USE_FAST_PATH else _points_slow
+point_msgs: Callable[[list[list[float]]], list[Point]] = _points_fast if USE_FAST_PATH else _points_slow
+"""``geometry_msgs/Point`` objects from ``[[x, y, z], ...]`` rows (Python floats), fast path if in use."""
 _roi: Callable[[Roi], Any] = _roi_fast if USE_FAST_PATH else _roi_slow
 _msg = _msg_fast if USE_FAST_PATH else _msg_slow
 _array = _array_fast if USE_FAST_PATH else _array_slow
@@ -228,9 +243,9 @@ def pose_to_msg(pose: Pose, header: Any, image_size: tuple[int, int],
         int(pose.id),
         float(pose.score),
         _keypoints(_rows(pose.keypoints, 5, "pose.keypoints")),
-        _points(_rows(pose.world, 3, "pose.world")),
+        point_msgs(_rows(pose.world, 3, "pose.world")),
         has_cam,
-        _points(_rows(camera_points, 3, "camera_points") if has_cam else _ZERO_POINTS),
+        point_msgs(_rows(camera_points, 3, "camera_points") if has_cam else _ZERO_POINTS),
         _roi(pose.roi),
         int(w),
         int(h),

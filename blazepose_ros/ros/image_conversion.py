@@ -57,9 +57,11 @@ __all__ = [
     "MAX_IMAGE_SIDE",
     "SUPPORTED_ENCODINGS",
     "ImageConversionError",
+    "byte_array",
     "compressed_msg_to_rgb",
     "cv_bridge_available",
     "image_msg_to_rgb",
+    "pack_image_msg",
     "rgb_to_compressed_msg",
     "rgb_to_image_msg",
 ]
@@ -428,7 +430,7 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     return a
 
 
-def _byte_array(a: np.ndarray) -> array.array:
+def byte_array(a: np.ndarray) -> array.array:
     """C-contiguous ndarray -> ``array.array('B')`` with one copy (what rclpy stores without checks)."""
     out = array.array("B")
     out.frombytes(memoryview(np.ascontiguousarray(a)).cast("B"))
@@ -441,13 +443,21 @@ def rgb_to_image_msg(rgb: np.ndarray, header: Any = None,
 
     ``step`` is ``3 * W`` (no padding); ``header`` (stamp, frame_id) is used as given.
     """
-    from sensor_msgs.msg import Image
-
     a = _check_rgb(rgb)
     if encoding == "bgr8":
         a = cv2.cvtColor(a, cv2.COLOR_RGB2BGR)
     elif encoding != "rgb8":
         raise ImageConversionError(f"rgb_to_image_msg encodes rgb8 or bgr8, not {encoding!r}")
+    return pack_image_msg(a, header, encoding)
+
+
+def pack_image_msg(pixels: np.ndarray, header: Any = None,
+                   encoding: Literal["rgb8", "bgr8"] = "rgb8") -> Any:
+    """Pack an ``(H, W, 3)`` uint8 array whose channels are already in ``encoding`` order
+    (no colour conversion) into a ``sensor_msgs/Image``; ``step`` is ``3 * W``."""
+    from sensor_msgs.msg import Image
+
+    a = _check_rgb(pixels)
     msg = Image()
     if header is not None:
         msg.header = header
@@ -455,7 +465,7 @@ def rgb_to_image_msg(rgb: np.ndarray, header: Any = None,
     msg.encoding = encoding
     msg.is_bigendian = 0
     msg.step = 3 * msg.width
-    msg.data = _byte_array(a)
+    msg.data = byte_array(a)
     return msg
 
 
@@ -470,7 +480,7 @@ def mono8_to_image_msg(gray: np.ndarray, header: Any = None) -> Any:
         msg.header = header
     msg.height, msg.width = int(gray.shape[0]), int(gray.shape[1])
     msg.encoding, msg.is_bigendian, msg.step = "mono8", 0, msg.width
-    msg.data = _byte_array(gray)
+    msg.data = byte_array(gray)
     return msg
 
 
@@ -494,5 +504,5 @@ def rgb_to_compressed_msg(rgb: np.ndarray, header: Any = None,
     if header is not None:
         msg.header = header
     msg.format = fmt
-    msg.data = _byte_array(enc)
+    msg.data = byte_array(enc)
     return msg

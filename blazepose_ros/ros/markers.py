@@ -24,7 +24,8 @@ Geometry (all in ``header.frame_id``, the camera optical frame: x right, y down,
   its position is only a placeholder.
 
 Markers carry ``lifetime_s`` (0 = forever) so they vanish when poses stop; publish
-:func:`delete_all_markers` when a person is lost to clear them at once.
+:func:`delete_person_markers` when one person leaves and :func:`delete_all_markers` when
+nobody is left, to clear them at once.
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ from typing import Any
 import numpy as np
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
-from std_msgs.msg import ColorRGBA
+from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from blazepose_ros.core.draw import SIDE_COLORS
 from blazepose_ros.core.topology import EDGE_SIDES, EDGES, NUM_KEYPOINTS, side_of
 from blazepose_ros.core.types import Pose as BodyPose
-from blazepose_ros.ros.conversions import _points
+from blazepose_ros.ros.conversions import point_msgs
 
 __all__ = [
     "KEYPOINT_DIAMETER_M",
@@ -49,6 +50,7 @@ __all__ = [
     "WORLD_ANCHOR_M",
     "WORLD_SPACING_M",
     "delete_all_markers",
+    "delete_person_markers",
     "marker_points",
     "pose_markers",
     "side_rgba",
@@ -141,7 +143,7 @@ def pose_markers(poses: Sequence[BodyPose], header: Any, lifetime_s: float, use_
         spheres.scale = Vector3(x=KEYPOINT_DIAMETER_M, y=KEYPOINT_DIAMETER_M, z=KEYPOINT_DIAMETER_M)
         keep = np.ones(NUM_KEYPOINTS, bool) if dim > 0 else ~low
         idx = np.flatnonzero(keep)
-        spheres.points = _points(pts[idx].tolist())
+        spheres.points = point_msgs(pts[idx].tolist())
         spheres.colors = [palette[_POINT_SIDES[j], bool(low[j])] for j in idx.tolist()]
         spheres.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)  # used by RViz only if colors is empty
 
@@ -151,7 +153,7 @@ def pose_markers(poses: Sequence[BodyPose], header: Any, lifetime_s: float, use_
         edges = np.flatnonzero(np.ones(len(EDGES), bool) if dim > 0 else ~edge_low)
         ends = np.empty((2 * len(edges), 3))
         ends[0::2], ends[1::2] = pts[_EDGE_A[edges]], pts[_EDGE_B[edges]]
-        lines.points = _points(ends.tolist())
+        lines.points = point_msgs(ends.tolist())
         lines.colors = [c for e in edges.tolist() for c in (palette[EDGE_SIDES[e], bool(edge_low[e])],) * 2]
         lines.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
         out.markers.extend((spheres, lines))
@@ -174,3 +176,22 @@ def delete_all_markers(header: Any) -> MarkerArray:
     m.header = header
     m.action = Marker.DELETEALL
     return MarkerArray(markers=[m])
+
+
+PERSON_MARKER_IDS = (0, 1, 2)
+"""Marker ids of one person's namespace: keypoints, skeleton, label."""
+
+
+def delete_person_markers(header: Header, person_ids: Sequence[int], ns_prefix: str = "pose") -> list[Marker]:
+    """``DELETE`` markers for every marker of the given people (namespace ``f"{ns_prefix}_{id}"``),
+    to send along with the markers of the people still seen."""
+    out = []
+    for pid in person_ids:
+        for mid in PERSON_MARKER_IDS:
+            m = Marker()
+            m.header = header
+            m.ns = f"{ns_prefix}_{int(pid)}"
+            m.id = mid
+            m.action = Marker.DELETE
+            out.append(m)
+    return out

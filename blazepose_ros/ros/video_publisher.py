@@ -28,8 +28,6 @@ The node exits with status 0 at the end of the source when not looping (or after
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,140 +42,11 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from blazepose_ros.core.camera import intrinsics_from_fov
-from blazepose_ros.ros.image_conversion import _byte_array, rgb_to_compressed_msg
+from blazepose_ros.media import FrameSource, SourceError
+from blazepose_ros.ros.image_conversion import byte_array, rgb_to_compressed_msg
 from blazepose_ros.ros.malloc_tuning import keep_frame_memory
 from blazepose_ros.ros.params import ParamSpec, check_parameters, declare_parameters
 from blazepose_ros.ros.signals import spin_until_stopped
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-DEFAULT_FOLDER_FPS = 10.0
-"""Frame rate of image folders and single images when ``rate`` is 0, Hz."""
-DEFAULT_CAMERA_FPS = 30.0
-"""Frame rate assumed when a video or camera reports none, Hz."""
-
-
-# ---------------------------------------------------------------------------------------------
-# frame sources (ROS-free)
-
-
-class PublisherError(RuntimeError):
-    """The node cannot start (bad parameter, unreadable source); the message says what to fix."""
-
-
-class SourceError(PublisherError):
-    """The source cannot be opened or read; the message says what to check."""
-
-
-@dataclass
-class SourceInfo:
-    """What was opened: a description, the frame size in px, the native rate in Hz and the
-    frame count (None when unknown: cameras, some streams)."""
-
-    description: str
-    width: int
-    height: int
-    fps: float
-    frames: int | None
-
-
-class FrameSource:
-    """Frames (BGR uint8) from a video file, an image folder / file, or a camera index.
-
-    :meth:`read` returns the next frame or None at the end; :meth:`rewind` restarts a file or
-    folder (cameras cannot be rewound: ``seekable`` is False).
-    """
-
-    def __init__(self, source: str) -> None:
-        self._cap: cv2.VideoCapture | None = None
-        self._files: list[Path] = []
-        self._pos = 0
-        text = source.strip()
-        if not text:
-            raise SourceError("parameter 'source' is empty: give a video file, an image folder, "
-                              "an image, or a camera index such as 0")
-        if text.lstrip("-").isdigit():
-            index = int(text)
-            self._cap = cv2.VideoCapture(index)
-            if not self._cap.isOpened():
-                raise SourceError(f"cannot open camera device {index} (is /dev/video{index} present "
-                                  "and free?)")
-            self.seekable = False
-            first = self._grab_first(f"camera {index}")
-            fps = self._cap.get(cv2.CAP_PROP_FPS) or DEFAULT_CAMERA_FPS
-            self.info = SourceInfo(f"camera {index}", first.shape[1], first.shape[0], float(fps), None)
-            return
-        path = Path(text).expanduser()
-        if path.is_dir():
-            self._files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-            if not self._files:
-                raise SourceError(f"folder {path} has no images ({', '.join(IMAGE_EXTENSIONS)})")
-            kind = f"folder {path} ({len(self._files)} images)"
-        elif path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS:
-            self._files = [path]
-            kind = f"image {path}"
-        elif path.is_file():
-            self._cap = cv2.VideoCapture(str(path))
-            if not self._cap.isOpened():
-                raise SourceError(f"OpenCV cannot open video {path} (unsupported container/codec?)")
-            kind = f"video {path}"
-        else:
-            raise SourceError(f"source {text!r} is neither a file, a folder nor a camera index")
-        self.seekable = True
-        if self._files:
-            first = self._imread(self._files[0])
-            self.info = SourceInfo(kind, first.shape[1], first.shape[0], DEFAULT_FOLDER_FPS, len(self._files))
-        else:
-            first = self._grab_first(kind)
-            fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
-            if not math.isfinite(fps) or fps <= 0.0 or fps > 1000.0:
-                fps = DEFAULT_CAMERA_FPS
-            count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-            self.info = SourceInfo(kind, first.shape[1], first.shape[0], fps, count if count > 0 else None)
-        self.rewind()
-
-    def _grab_first(self, what: str) -> np.ndarray:
-        assert self._cap is not None
-        ok, frame = self._cap.read()
-        if not ok or frame is None:
-            raise SourceError(f"{what} opened but no frame could be read")
-        self._first = frame
-        return frame
-
-    @staticmethod
-    def _imread(path: Path) -> np.ndarray:
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise SourceError(f"cannot read image {path}")
-        return img
-
-    def read(self) -> np.ndarray | None:
-        """Next BGR frame, or None at the end of a file/folder."""
-        if self._files:
-            if self._pos >= len(self._files):
-                return None
-            img = self._imread(self._files[self._pos])
-            self._pos += 1
-            return img
-        assert self._cap is not None
-        if not self.seekable and self._first is not None:  # the camera frame read while opening
-            frame, self._first = self._first, None
-            return frame
-        ok, frame = self._cap.read()
-        return frame if ok else None
-
-    def rewind(self) -> None:
-        self._pos = 0
-        if self._cap is not None and self.seekable:
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-
-    def frames(self) -> Iterator[np.ndarray]:
-        while (frame := self.read()) is not None:
-            yield frame
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-
 
 # ---------------------------------------------------------------------------------------------
 # camera info
@@ -339,7 +208,7 @@ class VideoPublisher(Node):
             bgr = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA)
         img = Image(height=h, width=w, encoding=self.encoding, is_bigendian=0, step=3 * w)
         data = bgr if self.encoding == "bgr8" else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        img.data = _byte_array(data)  # array.array('B'): stored as is, no per-byte check
+        img.data = byte_array(data)  # array.array('B'): stored as is, no per-byte check
         img.header.frame_id = self.frame_id
         comp = None
         if self.want_compressed:
@@ -446,7 +315,7 @@ def main(args: list[str] | None = None) -> int:
     2 on a bad parameter or source)."""
     # drain_s: let the middleware hand out the last samples before the participant goes away
     return spin_until_stopped("video_publisher", VideoPublisher, args, done=lambda node: node.done,
-                              drain_s=0.3, config_errors=(PublisherError,))
+                              drain_s=0.3, config_errors=(SourceError,))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .topology import COCO17_NAMES, to_coco17
+from blazepose_ros.core.topology import COCO17_NAMES, to_coco17
 
 NUM_COCO = 17
 L_SHOULDER, R_SHOULDER = COCO17_NAMES.index("left_shoulder"), COCO17_NAMES.index("right_shoulder")

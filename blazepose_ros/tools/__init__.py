@@ -1,0 +1,1 @@
+"""Evaluation tools around the pipeline (not part of it): PCK scoring against COCO keypoints."""
