@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -434,93 +433,7 @@ def test_startup_errors_exit_nonzero_with_one_clear_line(start_node: Callable[..
 
 
 # --------------------------------------------------------------------------------------------
-# static checks: launch file, parameter file, RViz config
-
-
-def _load_launch_with_stub_modules(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Import launch/pose.launch.py against minimal stand-ins of `launch` and `launch_ros`
-    (not installable here) that record what the real ones would be given."""
-    import importlib.util
-    import types
-
-    class Recorder:
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            self.args, self.kwargs = args, kwargs
-
-    class LaunchConfiguration(Recorder):
-        def perform(self, context: dict[str, str]) -> str:
-            return context[self.args[0]]
-
-    class OpaqueFunction(Recorder):
-        pass
-
-    modules = {
-        "launch": {"LaunchContext": dict, "LaunchDescription": Recorder},
-        "launch.actions": {"DeclareLaunchArgument": Recorder, "OpaqueFunction": OpaqueFunction},
-        "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration,
-                                 "PathJoinSubstitution": Recorder},
-        "launch_ros.actions": {"Node": Recorder},
-        "launch_ros.substitutions": {"FindPackageShare": Recorder},
-        "launch_ros": {},
-    }
-    for name, attrs in modules.items():
-        mod = types.ModuleType(name)
-        for k, v in attrs.items():
-            setattr(mod, k, v)
-        monkeypatch.setitem(sys.modules, name, mod)
-    spec = importlib.util.spec_from_file_location("pose_launch", ROOT / "launch" / "pose.launch.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_launch_file_arguments_and_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
-    import ast
-
-    source = (ROOT / "launch" / "pose.launch.py").read_text()
-    tree = ast.parse(source)
-    assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
-
-    module = _load_launch_with_stub_modules(monkeypatch)
-    ld = module.generate_launch_description()
-    entities = ld.args[0]
-    declared = {e.args[0]: e.kwargs for e in entities if type(e).__name__ == "Recorder" and e.args}
-    for name in ("image", "camera_info", "compressed", "params_file", "model", "delegate", "namespace",
-                 "gestures", "rviz"):
-        assert name in declared and declared[name].get("description"), f"launch argument {name}"
-    params_default = declared["params_file"]["default_value"]
-    assert type(params_default.args[0][0]).__name__ == "Recorder"
-    assert params_default.args[0][1:] == ["config", "pose.yaml"]
-    opaque = [e for e in entities if type(e).__name__ == "OpaqueFunction"]
-    assert len(opaque) == 1
-
-    def run(**overrides: str) -> list[Any]:
-        context = {name: "" for name in declared} | {
-            "image": "/cam/image_raw", "camera_info": "/cam/camera_info", "params_file": "/p/pose.yaml",
-            "gestures_config": str(ROOT / "config" / "gestures.yaml"), "rviz_config": "/p/pose.rviz",
-            "gestures": "false", "rviz": "false", "use_sim_time": "false"} | overrides
-        return opaque[0].kwargs["function"](context)
-
-    (pose,) = run()
-    kw = pose.kwargs
-    assert (kw["package"], kw["executable"], kw["name"]) == ("blazepose_ros", "pose_node", "pose_node")
-    assert dict(kw["remappings"]) == {"image": "/cam/image_raw", "camera_info": "/cam/camera_info",
-                                      "image/compressed": "/cam/image_raw/compressed"}
-    assert kw["parameters"] == ["/p/pose.yaml", {"use_sim_time": False}]
-
-    nodes = run(model="lite", delegate="edgetpu", compressed="true", namespace="robot1", gestures="true",
-                rviz="true", use_sim_time="true")
-    pose, gesture, rviz = nodes
-    assert pose.kwargs["namespace"] == "robot1"
-    assert pose.kwargs["parameters"][1] == {"use_sim_time": True, "model": "lite", "delegate": "edgetpu",
-                                            "compressed": True}
-    assert gesture.kwargs["executable"] == "gesture_node" and gesture.kwargs["namespace"] == "robot1"
-    assert gesture.kwargs["parameters"] == [{"use_sim_time": True,
-                                             "config_file": str(ROOT / "config" / "gestures.yaml")}]
-    (_, no_map, _) = run(gestures="true", rviz="true", gestures_config="/nonexistent.yaml")
-    assert no_map.kwargs["parameters"] == [{"use_sim_time": False}]
-    assert dict(gesture.kwargs["remappings"]) == {"poses": "pose_node/poses"}
-    assert rviz.kwargs["executable"] == "rviz2" and rviz.kwargs["arguments"] == ["-d", "/p/pose.rviz"]
+# static checks: parameter file, RViz config (the launch file: test_launch.py)
 
 
 def test_parameter_file_lists_every_parameter_with_its_default() -> None:
