@@ -35,7 +35,7 @@ from blazepose_ros.ros.conversions import poses_to_array_msg
 from blazepose_ros.ros.image_conversion import mono8_to_image_msg, pack_image_msg
 from blazepose_ros.ros.markers import delete_all_markers, delete_person_markers, pose_markers
 
-__all__ = ["FrameResult", "OutputOptions", "PoseOutputs", "primary_index"]
+__all__ = ["FrameResult", "OutputOptions", "PoseOutputs", "marker_update", "primary_index"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,22 @@ def primary_index(poses: Sequence[Pose]) -> int | None:
         return None
     areas = [float(p.roi.width) * float(p.roi.height) for p in poses]
     return int(np.argmax(areas))
+
+
+def marker_update(frame: FrameResult, options: OutputOptions,
+                  shown_ids: set[int]) -> tuple[MarkerArray | None, set[int]]:
+    """What to publish on ``~/markers`` for ``frame`` (None: nothing), given the person ids whose
+    markers are on screen, and the ids on screen afterwards. The ids are tracked also while
+    ``publish_markers`` is off."""
+    ids = {int(p.id) for p in frame.poses}
+    if not options.publish_markers:
+        return None, ids
+    if frame.poses:
+        arr = pose_markers(frame.poses, frame.header, options.marker_lifetime_s, frame.use_world_markers,
+                           frame.camera_points)
+        arr.markers.extend(delete_person_markers(frame.header, sorted(shown_ids - ids)))
+        return arr, ids
+    return (delete_all_markers(frame.header) if shown_ids else None), ids
 
 
 class PoseOutputs:
@@ -109,16 +125,9 @@ class PoseOutputs:
             self._node.destroy_publisher(pub)
 
     def _publish_markers(self, frame: FrameResult, options: OutputOptions) -> None:
-        ids = {int(p.id) for p in frame.poses}
-        if options.publish_markers:
-            if frame.poses:
-                arr = pose_markers(frame.poses, frame.header, options.marker_lifetime_s,
-                                   frame.use_world_markers, frame.camera_points)
-                arr.markers.extend(delete_person_markers(frame.header, sorted(self._shown_ids - ids)))
-                self.markers.publish(arr)
-            elif self._shown_ids:
-                self.markers.publish(delete_all_markers(frame.header))
-        self._shown_ids = ids
+        markers, self._shown_ids = marker_update(frame, options, self._shown_ids)
+        if markers is not None:
+            self.markers.publish(markers)
 
     def _publish_debug(self, frame: FrameResult) -> None:
         bgr = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)  # the one colour swap: drawn and sent as bgr8
