@@ -21,7 +21,8 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-BENCHES = ("bench_stages.py", "bench_memory.py", "bench_transport.py", "bench_ros.py", "quantize.py")
+BENCHES = ("bench_stages.py", "bench_memory.py", "bench_conversions.py", "bench_transport.py", "bench_ros.py",
+           "quantize.py")
 
 
 def main(argv: list[str] | None = None) -> int:

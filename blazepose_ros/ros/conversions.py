@@ -1,14 +1,13 @@
 """Pose results <-> blazepose_ros messages (per-frame hot path).
 
 :func:`pose_to_msg` / :func:`poses_to_array_msg` build ``PoseKeypoints33`` (+ ``Array``) from
-:class:`blazepose_ros.core.types.Pose`; :func:`msg_to_keypoints`, :func:`msg_to_world`,
-:func:`msg_to_camera_points` and :func:`msg_to_pose` go back to numpy for the gesture node and
-tests.
+:class:`blazepose_ros.core.types.Pose`; :func:`msg_to_keypoints` and
+:func:`msg_to_camera_points` go back to numpy for consumers (gesture_node, people).
 
 Speed. A rosidl Python message's constructor builds every default first: an empty
 ``PoseKeypoints33()`` alone creates 33 ``Keypoint`` and 66 ``Point`` objects (~55 us here), and
 ``Keypoint(x=..., ...)`` goes through ``__init__`` plus five property setters (~1 us each). Measured
-on this machine for one person (see ``test_conversions.py::test_fast_path_is_faster``):
+on this machine for one person (``python bench/bench_conversions.py`` prints the comparison):
 
 - per-field assignment into a default message            ~100 us
 - keyword constructors from ``.tolist()`` rows           ~115 us
@@ -42,8 +41,6 @@ __all__ = [
     "USE_FAST_PATH",
     "msg_to_camera_points",
     "msg_to_keypoints",
-    "msg_to_pose",
-    "msg_to_world",
     "point_msgs",
     "pose_to_msg",
     "poses_to_array_msg",
@@ -280,20 +277,8 @@ def msg_to_keypoints(msg: PoseKeypoints33) -> np.ndarray:
     return np.array([(k.x, k.y, k.z, k.visibility, k.presence) for k in msg.keypoints], np.float32)
 
 
-def msg_to_world(msg: PoseKeypoints33) -> np.ndarray:
-    """(33, 3) float32 world points in metres (hip-centred body frame)."""
-    return np.array([(p.x, p.y, p.z) for p in msg.world_points], np.float32)
-
-
 def msg_to_camera_points(msg: PoseKeypoints33) -> np.ndarray | None:
     """(33, 3) float32 camera-frame points in metres, or None when ``has_camera_points`` is False."""
     if not msg.has_camera_points:
         return None
     return np.array([(p.x, p.y, p.z) for p in msg.camera_points], np.float32)
-
-
-def msg_to_pose(msg: PoseKeypoints33) -> Pose:
-    """A :class:`Pose` back from a message (``aux``/``mask`` are not carried: zeros / None)."""
-    r = msg.roi
-    return Pose(keypoints=msg_to_keypoints(msg), world=msg_to_world(msg), score=float(msg.score),
-                roi=Roi(r.x_center, r.y_center, r.width, r.height, r.rotation), id=int(msg.id))
