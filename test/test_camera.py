@@ -6,7 +6,15 @@ import cv2
 import numpy as np
 import pytest
 
-from blazepose_ros.core.camera import MIN_PNP_POINTS, camera_frame_points, intrinsics_from_fov
+from blazepose_ros.core.camera import (
+    MIN_PNP_POINTS,
+    CameraInfoError,
+    camera_frame_points,
+    camera_model_from_info,
+    intrinsics_from_fov,
+)
+
+pytestmark = pytest.mark.unit
 
 # A plausible standing person, metres, hip-centred, x right / y down / z away (used only when the
 # landmark models are not fetched; otherwise a real BlazePose world skeleton is used).
@@ -172,3 +180,47 @@ def test_intrinsics_from_fov():
         intrinsics_from_fov(0, 480)
     with pytest.raises(ValueError):
         intrinsics_from_fov(640, 480, 180.0)
+
+
+_K = intrinsics_from_fov(640, 480, 60.0).reshape(-1).tolist()
+_P = [_K[0], 0.0, _K[2], 0.0, 0.0, _K[4], _K[5], 0.0, 0.0, 0.0, 1.0, 0.0]
+
+
+def _with(values: list[float], i: int, v: float) -> list[float]:
+    out = list(values)
+    out[i] = v
+    return out
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(k=[0.0] * 9), "its K matrix is all zeros: the camera is uncalibrated; calibrate it"),
+    (dict(k=_with(_K, 0, float("nan"))), "its K matrix has non-finite values ([nan, 0, 319.5, "),
+    (dict(k=_with(_K, 4, float("inf"))), "its K matrix has non-finite values ("),
+    (dict(k=_with(_K, 0, -554.3)), "its K matrix has a non-positive focal length (fx=-554.3, fy=554.256)"),
+    (dict(k=_K[:4]), "its K matrix has 4 values, a 3x3 matrix needs 9 (row-major)"),
+    (dict(k=_with(_K, 8, 0.0)), "its K matrix has the last row [0, 0, 0], a camera matrix has [0, 0, 1]"),
+    (dict(d=[0.1, 0.2, 0.3]), "its D has 3 coefficients; solvePnP takes 4, 5, 8, 12 or 14 (plumb_bob: 5, "
+                              "rational_polynomial: 8): cannot use camera_info distortion with solvePnP"),
+    (dict(d=[0.1, float("nan"), 0, 0, 0]), "its D has non-finite coefficients ([0.1, nan, 0, 0, 0])"),
+    (dict(image_size=(1280, 720)), "it is for 640x480 images but the images are 1280x720 (use the "
+                                   "camera_info of this image stream)"),
+    (dict(p=_P[:9], rectified=True), "its P matrix must have 12 values (rectified images), got 9"),
+    (dict(p=[0.0] * 12, rectified=True), "its P matrix (rectified images) is all zeros"),
+    (dict(p=_with(_P, 5, float("nan")), rectified=True), "its P matrix (rectified images) has non-finite"),
+])
+def test_each_camera_info_problem_has_its_own_plain_message(kwargs, message):
+    args = dict(k=_K, d=[0.0] * 5, distortion_model="plumb_bob", width=640, height=480, image_size=(640, 480),
+                p=_P, rectified=False) | kwargs
+    with pytest.raises(CameraInfoError) as e:
+        camera_model_from_info(**args)
+    assert str(e.value).startswith(message), str(e.value)
+    assert "got shape (3, 3)" not in str(e.value)
+
+
+def test_usable_camera_info_passes():
+    m = camera_model_from_info(_K, [0.0] * 5, "plumb_bob", 640, 480, (640, 480), _P)
+    assert m.d is None and m.note is None and m.k[0, 0] == pytest.approx(554.256, abs=1e-3)
+    m = camera_model_from_info(_K, [0.1, -0.05, 0.0, 0.0, 0.01], "plumb_bob", 0, 0, (1280, 720), _P)
+    assert m.d is not None  # 0x0: size unknown, not checked
+    m = camera_model_from_info(_K, [0.1] * 4, "equidistant", 640, 480, (640, 480), _P)
+    assert m.d is None and "equidistant" in m.note

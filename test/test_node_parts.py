@@ -132,11 +132,11 @@ def test_camera_model_from_info_checks_in_one_place() -> None:
     assert model.k.shape == (3, 3) and model.d is None and model.note is None
     d = camera_model_from_info(k, [0.1, 0.01, 0.0, 0.0, 0.0], "plumb_bob", 640, 480, (640, 480)).d
     assert d is not None and d.size == 5
-    with pytest.raises(CameraInfoError, match="its K matrix has a non-positive focal length"):
+    with pytest.raises(CameraInfoError, match="its K matrix is all zeros: the camera is uncalibrated"):
         camera_model_from_info([0.0] * 9, [], "plumb_bob", 640, 480)
     with pytest.raises(CameraInfoError, match="it is for 640x480 images but the images are 320x240"):
         camera_model_from_info(k, [], "plumb_bob", 640, 480, (320, 240))
-    with pytest.raises(CameraInfoError, match="its D must have 4, 5, 8, 12 or 14"):
+    with pytest.raises(CameraInfoError, match="its D has 3 coefficients; solvePnP takes 4, 5, 8, 12 or 14"):
         camera_model_from_info(k, [0.1, 0.2, 0.3], "plumb_bob", 640, 480)
     fisheye = camera_model_from_info(k, [0.1, 0.2, 0.3, 0.4], "equidistant", 640, 480)
     assert fisheye.d is None and "not supported by solvePnP" in fisheye.note

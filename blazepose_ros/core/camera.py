@@ -63,14 +63,29 @@ class CameraModel:
     note: str | None = None
 
 
+def _fmt(values: np.ndarray) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in np.asarray(values, dtype=np.float64).reshape(-1)) + "]"
+
+
 def _check_k(camera_matrix: np.ndarray, what: str = "camera matrix K") -> np.ndarray:
+    """The 3x3 matrix as float64, or CameraInfoError saying which of its problems it has."""
     k = np.asarray(camera_matrix, dtype=np.float64)
-    if k.shape != (3, 3) or not np.isfinite(k).all():
-        raise CameraInfoError(f"{what} must be a finite 3x3 array, got shape {k.shape}")
-    if k[0, 0] <= 0.0 or k[1, 1] <= 0.0:
-        raise CameraInfoError(
-            f"{what} has a non-positive focal length (fx={k[0, 0]}, fy={k[1, 1]}): "
-            "the CameraInfo is uncalibrated (all zeros?); calibrate the camera or set a field of view")
+    if k.shape != (3, 3):
+        if k.ndim <= 1:
+            raise CameraInfoError(f"{what} has {k.size} values, a 3x3 matrix needs 9 (row-major)")
+        raise CameraInfoError(f"{what} must be 3x3, got shape {k.shape}")
+    if not np.isfinite(k).all():
+        raise CameraInfoError(f"{what} has non-finite values ({_fmt(k)}): the camera driver sent a "
+                              "broken calibration")
+    fx, fy = k[0, 0], k[1, 1]
+    if fx <= 0.0 or fy <= 0.0:
+        if not k.any():
+            raise CameraInfoError(f"{what} is all zeros: the camera is uncalibrated; calibrate it "
+                                  "(camera_calibration) or give the driver a calibration file")
+        raise CameraInfoError(f"{what} has a non-positive focal length (fx={fx:g}, fy={fy:g}): the "
+                              "calibration is broken; calibrate the camera")
+    if not np.allclose(k[2], (0.0, 0.0, 1.0)):
+        raise CameraInfoError(f"{what} has the last row {_fmt(k[2])}, a camera matrix has [0, 0, 1]")
     return k
 
 
@@ -81,8 +96,11 @@ def _check_d(distortion: Sequence[float] | np.ndarray | None, what: str = "disto
     d = np.asarray(distortion, dtype=np.float64).reshape(-1)
     if d.size == 0 or (np.isfinite(d).all() and not d.any()):
         return None
-    if d.size not in _PNP_DISTORTION_SIZES or not np.isfinite(d).all():
-        raise CameraInfoError(f"{what} must have 4, 5, 8, 12 or 14 finite coefficients, got {d.size}")
+    if d.size not in _PNP_DISTORTION_SIZES:
+        raise CameraInfoError(f"{what} has {d.size} coefficients; solvePnP takes 4, 5, 8, 12 or 14 "
+                              "(plumb_bob: 5, rational_polynomial: 8)")
+    if not np.isfinite(d).all():
+        raise CameraInfoError(f"{what} has non-finite coefficients ({_fmt(d)})")
     return d
 
 
