@@ -15,10 +15,10 @@ from blazepose_ros.core.detector import (
     PoseDetector,
     decode_boxes,
     detection_to_rect,
+    detection_without_letterbox,
     generate_anchors,
     input_lut,
     iou,
-    remove_letterbox,
     sigmoid_scores,
     to_detections,
     weighted_nms,
@@ -129,7 +129,7 @@ def test_weighted_nms_threshold_is_strict():
 
 def test_detection_letterbox_removal():
     d = _det(0.8, [0.5, 0.125, 0.25, 0.25])
-    out = remove_letterbox(d, np.array([0.0, 0.125, 0.0, 0.125], F32))
+    out = detection_without_letterbox(d, np.array([0.0, 0.125, 0.0, 0.125], F32))
     np.testing.assert_allclose(out.box, [0.5, 0.0, 0.25, 1 / 3], atol=1e-6)
     np.testing.assert_allclose(out.keypoints[0], [0.5, 0.0], atol=1e-6)
 

@@ -19,7 +19,9 @@ from .geometry import (
     NormRect,
     alignment_points_rect,
     crop_matrix,
+    letterbox_scale,
     pad_roi,
+    remove_letterbox,
     transform_rect,
     value_range_transform,
     warp_crop,
@@ -260,16 +262,15 @@ def weighted_nms(dets: list[Detection], threshold: float = 0.3) -> list[Detectio
     return out
 
 
-def remove_letterbox(det: Detection, padding: np.ndarray) -> Detection:
-    """Map a detection from the letterboxed square back to normalized image coordinates."""
-    left, top, right, bottom = (F32(p) for p in padding)
-    one = F32(1.0)
-    lr, tb = F32(one - F32(left + right)), F32(one - F32(top + bottom))
+def detection_without_letterbox(det: Detection, padding: np.ndarray) -> Detection:
+    """Map a detection from the letterboxed square back to normalized image coordinates
+    (box corner and keypoints by :func:`.geometry.remove_letterbox`, box size scaled)."""
+    lr, tb = letterbox_scale(padding)
     b = det.box
-    box = np.array([(b[0] - left) / lr, (b[1] - top) / tb, b[2] / lr, b[3] / tb], F32)
+    xy = remove_letterbox(np.vstack([b[None, :2], det.keypoints[:, :2]]), padding)
+    box = np.array([xy[0, 0], xy[0, 1], b[2] / lr, b[3] / tb], F32)
     kp = det.keypoints.astype(F32, copy=True)
-    kp[:, 0] = (kp[:, 0] - left) / lr
-    kp[:, 1] = (kp[:, 1] - top) / tb
+    kp[:, :2] = xy[1:]
     return Detection(det.score, box, kp)
 
 
@@ -342,7 +343,7 @@ class PoseDetector:
         else:
             dets = []
         del raw_boxes, raw_scores
-        dets = [remove_letterbox(d, padding)
+        dets = [detection_without_letterbox(d, padding)
                 for d in weighted_nms(dets, self.options.min_suppression_threshold)]
         t3 = time.perf_counter()
         self.last_timings = {"detector_preprocess": t1 - t0, "detector_invoke": t2 - t1,

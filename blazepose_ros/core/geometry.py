@@ -197,12 +197,22 @@ def transform_rect(rect: NormRect, image_w: int, image_h: int, scale_x: float = 
                     rect.rotation)
 
 
-def remove_letterbox(points: np.ndarray, padding: np.ndarray) -> np.ndarray:
-    """Undo crop letterboxing on (N, >=2) normalized points; z (col 2) scales like x."""
+def letterbox_scale(padding: np.ndarray) -> tuple[np.float32, np.float32]:
+    """The unpadded fraction of a letterboxed square, horizontally and vertically (float32):
+    ``1 - (left + right)``, ``1 - (top + bottom)`` for ``padding`` = (left, top, right, bottom)."""
     left, top, right, bottom = (F32(p) for p in padding)
     one = F32(1.0)
+    return F32(one - F32(left + right)), F32(one - F32(top + bottom))
+
+
+def remove_letterbox(points: np.ndarray, padding: np.ndarray) -> np.ndarray:
+    """Undo letterboxing on (N, >=2) normalized points; z (col 2) scales like x.
+
+    ``padding`` = (left, top, right, bottom) as fractions of the letterboxed square.
+    """
+    left, top = F32(padding[0]), F32(padding[1])
+    lr, tb = letterbox_scale(padding)
     out = points.astype(F32, copy=True)
-    lr, tb = F32(one - F32(left + right)), F32(one - F32(top + bottom))
     out[:, 0] = (out[:, 0] - left) / lr
     out[:, 1] = (out[:, 1] - top) / tb
     if out.shape[1] > 2:
