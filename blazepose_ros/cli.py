@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .core.inference import DELEGATES
 from .core.types import Pose
 from .media import IMAGE_SUFFIXES, FrameSource, SourceError
 
@@ -109,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--fps", type=float, default=None,
                    help="stamp step in frames/s (default: the video's rate; images: 30)")
     r.add_argument("--model", default="full", help="landmark model: full, lite, heavy or a .tflite path")
-    r.add_argument("--delegate", default="cpu", choices=["cpu", "gpu", "edgetpu", "auto"])
+    r.add_argument("--delegate", default="cpu", choices=DELEGATES)
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--annotate", default=None, help="write an annotated OUT.mp4 (video) or OUT.png")
     r.add_argument("--max-frames", type=int, default=None)
