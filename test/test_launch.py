@@ -2,20 +2,18 @@
 
 `launch` and `launch_ros` are not installable from PyPI, so the launch file is imported here
 against stand-ins that record what the real classes are given (the real `ament_index_python` and
-`lifecycle_msgs` are used). The real `ros2 launch` run of the same file is described in the
-README ("Launch arguments").
+`lifecycle_msgs` are used). test_launch_nodes.py starts the nodes these actions describe, with
+the command lines launch_ros builds, over real DDS.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from launch_standins import declared_and_runner
 
 from blazepose_ros.ros.rviz_config import namespaced_rviz_config, normalize_namespace
 
@@ -27,67 +25,10 @@ ARGUMENTS = ("image", "camera_info", "compressed", "params_file", "model", "dele
              "gestures_config", "rviz", "rviz_config", "use_sim_time")
 
 
-class Recorded:
-    """Base of the stand-ins: keeps the constructor's arguments."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.args, self.kwargs = args, kwargs
-
-
-def _standin(name: str) -> type:
-    return type(name, (Recorded,), {})
-
-
-class LaunchConfiguration(Recorded):
-    def perform(self, context: dict[str, str]) -> str:
-        return context[self.args[0]]
-
-
-def load_launch_file(monkeypatch: pytest.MonkeyPatch) -> Any:
-    names = {
-        "launch": ["LaunchDescription"],
-        "launch.actions": ["DeclareLaunchArgument", "EmitEvent", "LogInfo", "OpaqueFunction",
-                           "RegisterEventHandler"],
-        "launch.substitutions": ["PathJoinSubstitution"],
-        "launch_ros": [],
-        "launch_ros.actions": ["LifecycleNode", "Node"],
-        "launch_ros.event_handlers": ["OnStateTransition"],
-        "launch_ros.events": [],
-        "launch_ros.events.lifecycle": ["ChangeState"],
-        "launch_ros.substitutions": ["FindPackageShare"],
-    }
-    for module, classes in names.items():
-        mod = types.ModuleType(module)
-        for c in classes:
-            setattr(mod, c, _standin(c))
-        monkeypatch.setitem(sys.modules, module, mod)
-    sys.modules["launch"].LaunchContext = dict
-    sys.modules["launch.substitutions"].LaunchConfiguration = LaunchConfiguration
-    events = types.ModuleType("launch.events")
-    events.matches_action = lambda action: ("matches_action", action)
-    monkeypatch.setitem(sys.modules, "launch.events", events)
-    spec = importlib.util.spec_from_file_location("pose_launch", ROOT / "launch" / "pose.launch.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def launch(monkeypatch: pytest.MonkeyPatch) -> Any:
     """(declared arguments by name, run(**arguments) -> the actions launch_setup returns)."""
-    module = load_launch_file(monkeypatch)
-    entities = module.generate_launch_description().args[0]
-    declared = {e.args[0]: e.kwargs for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
-    (opaque,) = [e for e in entities if type(e).__name__ == "OpaqueFunction"]
-
-    def run(**given: str) -> list[Any]:
-        context = {name: kw["default_value"] for name, kw in declared.items()
-                   if isinstance(kw["default_value"], str)}
-        context |= {"params_file": "/p/pose.yaml", "rviz_config": str(ROOT / "config" / "pose.rviz"),
-                    "gestures_config": str(ROOT / "config" / "gestures.yaml")} | given
-        return opaque.kwargs["function"](context)
-
-    return declared, run
+    return declared_and_runner(monkeypatch)
 
 
 def by_type(actions: list[Any], name: str) -> list[Any]:
@@ -114,7 +55,7 @@ def test_every_argument_is_declared_with_a_description(launch) -> None:
 
 def test_defaults_start_pose_node_with_the_parameter_file(launch) -> None:
     _, run = launch
-    (pose,) = run()
+    (pose,) = run(params_file="/p/pose.yaml")
     kw = pose.kwargs
     assert type(pose).__name__ == "Node"
     assert (kw["package"], kw["executable"], kw["name"], kw["namespace"]) == (
@@ -127,8 +68,8 @@ def test_defaults_start_pose_node_with_the_parameter_file(launch) -> None:
 
 def test_every_override_reaches_the_node(launch) -> None:
     _, run = launch
-    (pose,) = run(image="/cam/color", camera_info="/cam/info", model="lite", delegate="edgetpu",
-                  compressed="true", num_poses="3", use_depth="true", depth="/cam/depth",
+    (pose,) = run(params_file="/p/pose.yaml", image="/cam/color", camera_info="/cam/info", model="lite",
+                  delegate="edgetpu", compressed="true", num_poses="3", use_depth="true", depth="/cam/depth",
                   namespace="robot1", use_sim_time="true")
     kw = pose.kwargs
     assert kw["namespace"] == "/robot1"
