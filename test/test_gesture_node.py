@@ -1,8 +1,16 @@
-"""gesture_node: configuration, control helpers, and the node over real DDS in its own process."""
+"""gesture_node: configuration, control helpers, and the node over real DDS in its own process.
+
+The DDS tests publish poses of two real people from bus.jpg (bus_a = the operator, bus_b = a
+bystander; keypoints from this project's pipeline, arms re-posed) and check cmd_vel, ~/state,
+~/gesture and /diagnostics of gesture_node running in its own process.
+
+To check that a scenario test fails on an older node, point GESTURE_NODE_UNDER_TEST at a copy of
+that node's gesture_node.py (e.g. ``git show <rev>:blazepose_ros/ros/gesture_node.py``)."""
 
 from __future__ import annotations
 
 import math
+import re
 import signal
 import subprocess
 import sys
@@ -16,12 +24,19 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
-from blazepose_ros.msg import Gesture, Keypoint, PoseKeypoints33, PoseKeypoints33Array  # noqa: E402
-from geometry_msgs.msg import Point, Twist  # noqa: E402
+from blazepose_ros.msg import (  # noqa: E402
+    Gesture,
+    Keypoint,
+    OperatorState,
+    PoseKeypoints33,
+    PoseKeypoints33Array,
+)
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from geometry_msgs.msg import Point, Twist, TwistStamped  # noqa: E402
 from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
 from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
-from rcl_interfaces.srv import SetParameters  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from std_srvs.srv import SetBool  # noqa: E402
 
 from blazepose_ros.ros.gesture_node import (  # noqa: E402
@@ -37,21 +52,26 @@ import gesture_poses as gp  # noqa: E402
 
 ROOT = HERE.parent
 CONFIG = ROOT / "config" / "gestures.yaml"
-BASE = gp.load_bases()["bus_a"]  # a real person in bus.jpg (810 x 1080)
+BASES = gp.load_bases()
+BASE = BASES["bus_a"]  # a real person in bus.jpg (810 x 1080): the operator
+BYSTANDER_BASE = BASES["bus_b"]  # another real person in bus.jpg (smaller torso)
 IMAGE_W, IMAGE_H = 810, 1080
 PERSON = 7
+BYSTANDER = 8
+FRAME = "camera_optical_frame"
 
 
-def pose_kp(gesture: str) -> np.ndarray:
+def pose_kp(gesture: str, base: np.ndarray = BASE) -> np.ndarray:
     if gesture == "hands_on_head":
-        return gp.hands_on_head(BASE)
+        return gp.hands_on_head(base)
     left, right = gp.STATIC_POSES[gesture]
-    return gp.pose(BASE, left, right)
+    return gp.pose(base, left, right)
 
 
 # ------------------------------------------------------------------ configuration file
 
 
+@pytest.mark.unit
 def test_package_gesture_map():
     gm = load_gesture_map(CONFIG)
     assert gm.stop_gestures == {"arms_crossed", "t_pose"}
@@ -63,6 +83,7 @@ def test_package_gesture_map():
     assert load_gesture_map("").commands == {}
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "text,match",
     [
@@ -89,6 +110,7 @@ def test_gesture_map_errors(tmp_path, text, match):
 # ------------------------------------------------------------------ control helpers
 
 
+@pytest.mark.unit
 def test_limit_velocity():
     lim = Limits(max_linear=0.5, max_angular=1.0, max_linear_accel=1.0, max_angular_accel=2.0)
     out = limit_velocity(np.zeros(3), np.array([2.0, 0.0, -5.0]), 0.1, lim)
@@ -103,14 +125,19 @@ def test_limit_velocity():
     # deceleration limited too
     out = limit_velocity(np.array([0.5, 0.0, 0.0]), np.zeros(3), 0.05, lim)
     assert out[0] == pytest.approx(0.45)
+    # a lowered speed limit holds for the very next command (no ramp down from above it)
+    low = Limits(max_linear=0.1, max_angular=0.2, max_linear_accel=0.5, max_angular_accel=0.5)
+    out = limit_velocity(np.array([0.3, 0.0, 0.8]), np.array([0.2, 0.0, 0.8]), 0.05, low)
+    np.testing.assert_allclose(out, [0.1, 0.0, 0.2])
 
 
-def pose_msg(kp: np.ndarray, stamp: float, score: float = 0.99, camera_hip=None) -> PoseKeypoints33:
+def pose_msg(kp: np.ndarray, stamp: float, score: float = 0.99, camera_hip=None, pid: int = PERSON,
+             frame_id: str = FRAME) -> PoseKeypoints33:
     m = PoseKeypoints33()
-    m.header.frame_id = "camera_optical_frame"
-    m.header.stamp.sec = int(stamp)
-    m.header.stamp.nanosec = round((stamp - int(stamp)) * 1e9) % 1_000_000_000
-    m.id = PERSON
+    m.header.frame_id = frame_id
+    ns = round(stamp * 1e9)
+    m.header.stamp.sec, m.header.stamp.nanosec = ns // 1_000_000_000, ns % 1_000_000_000
+    m.id = pid
     m.score = float(score)
     m.keypoints = [
         Keypoint(x=float(r[0]), y=float(r[1]), z=float(r[2]), visibility=float(r[3]), presence=float(r[4]))
@@ -138,6 +165,7 @@ FOLLOW = dict(
 )
 
 
+@pytest.mark.unit
 def test_follow_command_3d_and_image():
     kp = pose_kp("none")
     v, src = follow_command(pose_msg(kp, 1.0, camera_hip=(0.6, 3.0)), **FOLLOW)
@@ -163,24 +191,28 @@ def test_follow_command_3d_and_image():
 
 # ------------------------------------------------------------------ the node over DDS
 
+Make = Callable[[float], "PoseKeypoints33 | list[PoseKeypoints33Array] | None"]
+
+
+def array(poses: list[PoseKeypoints33], frame_id: str | None = None) -> PoseKeypoints33Array:
+    arr = PoseKeypoints33Array(poses=poses)
+    if poses:
+        arr.header = poses[0].header
+    if frame_id is not None:
+        arr.header.frame_id = frame_id
+    return arr
+
 
 class Harness:
     """Runs gesture_node in a child process; this process publishes poses and records outputs."""
 
     def __init__(self, python: str, env: dict, params: dict[str, object], tag: str) -> None:
         self.ns = f"/gtest_{tag}"
-        args = [
-            python,
-            "-m",
-            "blazepose_ros.ros.gesture_node",
-            "--ros-args",
-            "-r",
-            f"__node:=gesture_node_{tag}",
-            "-r",
-            f"poses:={self.ns}/poses",
-            "-r",
-            f"cmd_vel:={self.ns}/cmd_vel",
-        ]
+        self.node_name = f"/gesture_node_{tag}"
+        under_test = env.get("GESTURE_NODE_UNDER_TEST")
+        args = [python, under_test] if under_test else [python, "-m", "blazepose_ros.ros.gesture_node"]
+        args += ["--ros-args", "-r", f"__node:=gesture_node_{tag}", "-r", f"poses:={self.ns}/poses",
+                 "-r", f"cmd_vel:={self.ns}/cmd_vel", "-r", f"/diagnostics:={self.ns}/diagnostics"]
         for k, v in params.items():
             args += ["-p", f"{k}:={str(v).lower() if isinstance(v, bool) else v}"]
         # output to a file, not a pipe: a full pipe would block the child
@@ -189,20 +221,37 @@ class Harness:
         self.closed = False
         self.node = rclpy.create_node(f"gesture_test_{tag}")
         self.gestures: list[tuple[float, Gesture]] = []
-        self.cmds: list[tuple[float, Twist]] = []
+        self.cmds: list[tuple[float, Twist]] = []  # the Twist (of a TwistStamped too)
+        self.stamped: list[TwistStamped] = []
+        self.states: list[tuple[float, OperatorState]] = []
+        self.diags: list[dict[str, str]] = []
         self.pub = self.node.create_publisher(PoseKeypoints33Array, f"{self.ns}/poses", 10)
-        node_name = f"/gesture_node_{tag}"
         self.node.create_subscription(
-            Gesture, f"{node_name}/gesture", lambda m: self.gestures.append((time.monotonic(), m)), 50
+            Gesture, f"{self.node_name}/gesture", lambda m: self.gestures.append((time.monotonic(), m)), 50
         )
-        self.node.create_subscription(
-            Twist,
-            f"{self.ns}/cmd_vel",
-            lambda m: self.cmds.append((time.monotonic(), m)),
-            QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE),
-        )
-        self.enable_cli = self.node.create_client(SetBool, f"{node_name}/enable")
-        self.param_cli = self.node.create_client(SetParameters, f"{node_name}/set_parameters")
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        if params.get("cmd_vel_stamped", True):
+            def on_stamped(m: TwistStamped) -> None:
+                self.stamped.append(m)
+                self.cmds.append((time.monotonic(), m.twist))
+
+            self.node.create_subscription(TwistStamped, f"{self.ns}/cmd_vel", on_stamped, reliable)
+        else:
+            self.node.create_subscription(
+                Twist, f"{self.ns}/cmd_vel", lambda m: self.cmds.append((time.monotonic(), m)), reliable
+            )
+        self.latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                                  durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.node.create_subscription(OperatorState, f"{self.node_name}/state",
+                                      lambda m: self.states.append((time.monotonic(), m)), self.latched)
+        self.node.create_subscription(DiagnosticArray, f"{self.ns}/diagnostics", self._on_diag, 10)
+        self.enable_cli = self.node.create_client(SetBool, f"{self.node_name}/enable")
+        self.param_cli = self.node.create_client(SetParameters, f"{self.node_name}/set_parameters")
+        self.get_param_cli = self.node.create_client(GetParameters, f"{self.node_name}/get_parameters")
+
+    def _on_diag(self, msg: DiagnosticArray) -> None:
+        for st in msg.status:
+            self.diags.append({kv.key: kv.value for kv in st.values} | {"_message": st.message})
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -212,6 +261,14 @@ class Harness:
                 return
             rclpy.spin_once(self.node, timeout_sec=0.1)
         pytest.fail("gesture_node did not come up within the timeout")
+
+    def spin_until(self, cond: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            assert self.proc.poll() is None, self.output()
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout} s waiting for {what}\n{self.output()[-3000:]}")
+            rclpy.spin_once(self.node, timeout_sec=0.02)
 
     def call(self, client, request, timeout: float = 10.0):
         fut = client.call_async(request)
@@ -237,19 +294,23 @@ class Harness:
         r = res.results[0]
         return r.successful, r.reason
 
-    def pump(
-        self, seconds: float, make: Callable[[float], PoseKeypoints33 | None] | None, alive: bool = True
-    ) -> float:
-        """Publish ``make(stamp)`` at 30 Hz for ``seconds`` (None = publish nothing); returns start time."""
+    def get_param(self, name: str):
+        res = self.call(self.get_param_cli, GetParameters.Request(names=[name]))
+        v = res.values[0]
+        return {ParameterType.PARAMETER_STRING: v.string_value, ParameterType.PARAMETER_BOOL: v.bool_value,
+                ParameterType.PARAMETER_DOUBLE: v.double_value}.get(v.type)
+
+    def pump(self, seconds: float, make: Make | None, alive: bool = True) -> float:
+        """Publish ``make(stamp)`` at 30 Hz for ``seconds`` (None = publish nothing); returns start time.
+
+        ``make`` returns one PoseKeypoints33 (sent alone in an array), a list of arrays, or None."""
         start = time.monotonic()
         next_pub = start
         while (now := time.monotonic()) < start + seconds:
             assert not alive or self.proc.poll() is None, self.output()
             if make is not None and now >= next_pub:
-                msg = make(time.time())
-                if msg is not None:
-                    arr = PoseKeypoints33Array(poses=[msg])
-                    arr.header = msg.header
+                out = make(time.time())
+                for arr in [array([out])] if isinstance(out, PoseKeypoints33) else (out or []):
                     self.pub.publish(arr)
                 next_pub += 1 / 30
             rclpy.spin_once(self.node, timeout_sec=0.005)
@@ -260,6 +321,9 @@ class Harness:
 
     def gestures_since(self, t: float) -> list[tuple[float, Gesture]]:
         return [(ts, m) for ts, m in self.gestures if ts >= t]
+
+    def reasons_since(self, t: float) -> list[str]:
+        return [m.reason for ts, m in self.states if ts >= t]
 
     def output(self) -> str:
         self.log.seek(0)
@@ -302,7 +366,7 @@ def harness(ros, ros_env, python, request):
             python,
             ros_env,
             params,
-            tag=f"{request.node.name[:20]}_{len(made)}".replace("[", "_").replace("]", "").replace("-", "_"),
+            tag=re.sub(r"[^a-z0-9]+", "_", f"{request.node.name[5:25]}_{len(made)}".lower()),
         )
         made.append(h)
         h.wait_ready()
@@ -319,11 +383,56 @@ def gesture_source(name: str, **kw) -> Callable[[float], PoseKeypoints33]:
     return lambda stamp: pose_msg(gp.jitter(kp, rng, 1.0), stamp, **kw)
 
 
-COMMON = {"pose_timeout": 0.4, "max_linear_accel": 2.0, "control_rate": 20.0, "gesture_rate": 5.0}
+def scene(operator: str | None, bystander: str | None = None, frame_id: str = FRAME,
+          operator_score: float = 0.99, stamp_offset: float = 0.0, camera_hip=None) -> Make:
+    """Both real people in one frame: the operator (id 7, bus_a) and a bystander (id 8, bus_b)."""
+    op_kp = pose_kp(operator) if operator else None
+    by_kp = pose_kp(bystander, BYSTANDER_BASE) if bystander else None
+
+    def make(stamp: float) -> list[PoseKeypoints33Array]:
+        s = stamp + stamp_offset
+        poses = []
+        if op_kp is not None:
+            poses.append(pose_msg(op_kp, s, operator_score, camera_hip, PERSON, frame_id))
+        if by_kp is not None:
+            poses.append(pose_msg(by_kp, s, 0.99, camera_hip and (-camera_hip[0], camera_hip[1]), BYSTANDER,
+                                  frame_id))
+        arr = array(poses, frame_id)
+        arr.header.stamp = pose_msg(BASE, s).header.stamp
+        return [arr]
+
+    return make
 
 
+def waving(camera_hip=None, base: np.ndarray = BASE, pid: int = PERSON) -> Make:
+    start: list[float] = []
+
+    def make(stamp: float) -> PoseKeypoints33:
+        start.append(stamp)
+        el = 90.0 + 25.0 * math.sin(2 * math.pi * 1.3 * (stamp - start[0]))
+        kp = gp.set_arm(gp.set_arm(base, "right", *gp.DOWN), "left", 85.0, el)
+        return pose_msg(kp, stamp, camera_hip=camera_hip, pid=pid)
+
+    return make
+
+
+COMMON = {"pose_timeout": 0.4, "max_linear_accel": 2.0, "control_rate": 20.0, "gesture_rate": 5.0,
+          "cmd_vel_stamped": False, "enabled_at_start": True}
+
+
+def engage(h: Harness, bystander: str | None = None) -> None:
+    """The operator raises the right arm for 1.5 s (engage_hold 1 s), then lowers it."""
+    h.pump(1.5, scene("right_arm_up", bystander))
+    h.pump(0.6, scene("none", bystander))
+
+
+def moving(cmds: list[tuple[float, Twist]]) -> list[Twist]:
+    return [m for _, m in cmds if m.linear.x != 0.0 or m.linear.y != 0.0 or m.angular.z != 0.0]
+
+
+@pytest.mark.dds
 def test_gestures_commands_stop_and_timeout(harness):
-    h = harness(COMMON)
+    h = harness({**COMMON, "enabled_at_start": False})
     # disabled at start: gestures are published, commands are not
     t0 = h.pump(1.3, gesture_source("both_arms_up"))
     gs = [m for _, m in h.gestures_since(t0)]
@@ -334,6 +443,7 @@ def test_gestures_commands_stop_and_timeout(harness):
     assert not h.cmds, "cmd_vel published while disabled"
 
     h.enable(True)
+    engage(h)
     t1 = h.pump(1.2, gesture_source("both_arms_up"))
     cmds = h.cmds_since(t1)
     assert len(cmds) >= 15  # ~20 Hz
@@ -361,74 +471,262 @@ def test_gestures_commands_stop_and_timeout(harness):
     assert first_zero - t3 <= 0.4 + 0.25
     assert all(m.linear.x == 0.0 for ts, m in cmds if ts >= first_zero)
     assert [m.gesture for _, m in h.gestures_since(t3)] == ["none"]
+    assert "no_poses" in h.reasons_since(t3)
 
     rc, out = h.stop(signal.SIGINT)
     assert rc == 0 and "Traceback" not in out, out
 
 
-def test_safety_low_score_stale_stamps_disable_and_parameters(harness):
-    h = harness({**COMMON, "enabled_at_start": True, "min_pose_score": 0.5})
-    # a low pose score: nobody to obey
-    t0 = h.pump(1.2, gesture_source("both_arms_up", score=0.3))
+# ------------------------------------------------------------------ engagement and the lock
+
+
+@pytest.mark.dds
+def test_nobody_commands_until_engaged_then_disengage_gesture(harness):
+    h = harness(COMMON)
+    # a held both_arms_up (mapped to 0.2 m/s) commands nothing before anyone engaged
+    t0 = h.pump(1.5, scene("both_arms_up", "both_arms_up"))
+    assert len(h.cmds_since(t0)) >= 15 and not moving(h.cmds_since(t0))
+    h.spin_until(lambda: h.states and h.states[-1][1].reason == "no_operator", 5, "reason no_operator")
+    # the operator engages; the raised arm itself commands nothing
+    t1 = h.pump(1.5, scene("right_arm_up", "none"))
+    assert not moving(h.cmds_since(t1))
+    eng = [m for ts, m in h.states if ts >= t1 and m.engaged]
+    assert eng and eng[0].operator_id == PERSON and eng[0].operator_frame_id == FRAME
+    assert "awaiting_release" in h.reasons_since(t1)
+    h.pump(0.6, scene("none", "none"))
+    t2 = h.pump(1.0, scene("both_arms_up", "none"))
+    assert h.cmds_since(t2)[-1][1].linear.x == pytest.approx(0.2)
+    assert h.states[-1][1].reason == "commanding"
+    # disengage: arms crossed held 1.5 s (a stop at once, then disengaged)
+    t3 = h.pump(2.3, scene("arms_crossed", "none"))
+    assert not h.states[-1][1].engaged and h.states[-1][1].reason in ("no_operator", "stop_gesture")
+    t4 = h.pump(1.0, scene("both_arms_up", "none"))
+    assert not moving(h.cmds_since(t3)) and not moving(h.cmds_since(t4))
+    assert "disengaged" in h.output() and "disengage gesture arms_crossed" in h.output()
+
+
+@pytest.mark.dds
+@pytest.mark.parametrize("dropout", ["missing", "low_score"])
+def test_one_dropped_frame_does_not_hand_control_to_a_bystander(harness, dropout):
+    """Was: after one dropped frame (or one frame with score 0.3) of the operator, the bystander
+    took control; their both_arms_up kept the robot driving at 0.2 m/s."""
+    h = harness({**COMMON, "operator_timeout": 3.0})
+    engage(h, bystander="none")
+    h.pump(1.0, scene("none", "both_arms_up"))
+    sent = [False]
+
+    def one_dropout(stamp: float):
+        if not sent[0]:
+            sent[0] = True
+            return scene(None if dropout == "missing" else "none", "both_arms_up", operator_score=0.3)(stamp)
+        return scene("none", "both_arms_up")(stamp)
+
+    t0 = h.pump(2.0, one_dropout)
     cmds = h.cmds_since(t0)
-    assert cmds and all(m.linear.x == 0.0 for _, m in cmds)
-    assert not h.gestures_since(t0)
+    assert len(cmds) >= 20 and not moving(cmds), "the bystander's gesture drove the robot"
+    assert h.states[-1][1].operator_id == PERSON and h.states[-1][1].engaged
+    # the operator is still obeyed
+    t1 = h.pump(1.0, scene("both_arms_up", "none"))
+    assert h.cmds_since(t1)[-1][1].linear.x == pytest.approx(0.2)
 
-    # stamps 5 s old (a lagging pipeline) -> zero, even though a gesture is recognised
-    kp = pose_kp("both_arms_up")
-    t1 = h.pump(1.5, lambda stamp: pose_msg(kp, stamp - 5.0))
-    assert all(m.linear.x == 0.0 for _, m in h.cmds_since(t1))
 
-    # parameters: invalid values rejected with a reason, valid ones applied
+@pytest.mark.dds
+def test_operator_timeout_and_only_an_engaging_person_takes_over(harness):
+    h = harness({**COMMON, "operator_timeout": 1.0})
+    engage(h, bystander="none")
+    t0 = h.pump(0.8, scene(None, "both_arms_up"))  # the operator is gone
+    assert "operator_lost" in h.reasons_since(t0)
+    lost = [m for ts, m in h.states if ts >= t0 and m.reason == "operator_lost"]
+    assert lost[0].engaged and lost[0].operator_id == PERSON
+    t1 = h.pump(1.5, scene(None, "both_arms_up"))
+    assert not h.states[-1][1].engaged and h.states[-1][1].reason == "no_operator"
+    assert not moving(h.cmds_since(t0))
+    # the bystander engages and then commands
+    h.pump(1.5, scene(None, "left_arm_up"))
+    assert h.states[-1][1].engaged and h.states[-1][1].operator_id == BYSTANDER
+    h.pump(0.6, scene(None, "none"))
+    t2 = h.pump(1.0, scene(None, "both_arms_up"))
+    assert moving(h.cmds_since(t2)) and not moving(h.cmds_since(t1)[:5])
+
+
+@pytest.mark.dds
+def test_stop_from_anyone_and_restricted_to_the_operator(harness):
+    h = harness(COMMON)
+    engage(h, bystander="none")
+    h.pump(1.0, scene("both_arms_up", "none"))
+    assert h.cmds[-1][1].linear.x == pytest.approx(0.2)
+    t0 = h.pump(0.6, scene("both_arms_up", "arms_crossed"))  # the bystander stops the robot
+    cmds = h.cmds_since(t0)
+    first_zero = next(ts for ts, m in cmds if m.linear.x == 0.0)
+    assert first_zero - t0 < 0.3 and not moving([(ts, m) for ts, m in cmds if ts >= first_zero])
+    assert "stop_gesture" in h.reasons_since(t0)
+    # the operator's old gesture does not start the robot again; a new one does
+    t1 = h.pump(1.0, scene("both_arms_up", "none"))
+    assert not moving(h.cmds_since(t1)) and h.states[-1][1].reason == "awaiting_release"
+    h.pump(0.6, scene("none", "none"))
+    h.pump(1.0, scene("both_arms_up", "none"))
+    assert h.cmds[-1][1].linear.x == pytest.approx(0.2)
+    # restricted to the operator: the bystander's stop is ignored, the operator's is not
+    assert h.set_param("stop_from_anyone", False)[0]
+    t2 = h.pump(1.0, scene("both_arms_up", "arms_crossed"))
+    assert h.cmds_since(t2)[-1][1].linear.x == pytest.approx(0.2)
+    t3 = h.pump(0.5, scene("t_pose", "none"))
+    assert "stop_gesture" in h.reasons_since(t3)
+
+
+@pytest.mark.dds
+def test_follow_mode_follows_only_the_operator(harness):
+    """Was: when the followed person left and a stranger appeared, the robot followed the stranger."""
+    h = harness({**COMMON, "max_angular_accel": 20.0, "max_angular_speed": 1.0, "operator_timeout": 1.0})
+    engage(h)
+    h.pump(2.5, waving(camera_hip=(0.6, 3.0)))
+    still = pose_kp("none")
+    t0 = h.pump(0.8, lambda stamp: pose_msg(still, stamp, camera_hip=(0.6, 3.0)))
+    assert moving(h.cmds_since(t0))
+    mode_while_following = h.get_param("mode")
+    following = [m.reason for ts, m in h.states if ts >= t0]
+    # the operator leaves; a stranger (another id) stands where they were
+    stranger = pose_kp("none", BYSTANDER_BASE)
+    t1 = h.pump(2.5, lambda stamp: pose_msg(stranger, stamp, camera_hip=(-0.6, 3.0), pid=BYSTANDER))
+    cmds = h.cmds_since(t1)
+    assert len(cmds) >= 30 and not moving(cmds), "followed the stranger"
+    assert h.get_param("mode") == "gesture"  # disengaged: follow mode ended
+    assert following == ["following"] and h.states[-1][1].reason == "no_operator"
+    assert mode_while_following == "follow"
+
+
+@pytest.mark.dds
+def test_mode_parameter_tells_the_real_mode(harness):
+    """Was: the mode parameter said 'follow' after a stop gesture switched follow mode off."""
+    h = harness(COMMON)
+    engage(h)
+    assert h.set_param("mode", "follow")[0]
+    t0 = h.pump(0.5, gesture_source("none", camera_hip=(0.6, 3.0)))
+    assert moving(h.cmds_since(t0))  # following
+    h.pump(0.6, gesture_source("arms_crossed", camera_hip=(0.6, 3.0)))
+    assert h.get_param("mode") == "gesture"
+    assert h.states[-1][1].mode == "gesture"
     ok, reason = h.set_param("mode", "dance")
     assert not ok and "mode" in reason
-    ok, reason = h.set_param("max_linear_speed", 99.0)
-    assert not ok
-    ok, reason = h.set_param("control_rate", 50.0)
-    assert not ok  # read-only
-    ok, _ = h.set_param("max_linear_speed", 0.1)
+
+
+# ------------------------------------------------------------------ stamps, limits, sources
+
+
+@pytest.mark.dds
+@pytest.mark.parametrize("offset,reason", [(100.0, "future_stamp"), (-5.0, "stale_poses")])
+def test_future_and_stale_stamps_are_refused(harness, offset, reason):
+    """Was: poses stamped 100 s in the future passed the stale-stamp check and drove the robot."""
+    h = harness(COMMON)
+    engage(h)
+    t0 = h.pump(1.5, scene("both_arms_up", stamp_offset=offset))
+    cmds = h.cmds_since(t0)
+    assert len(cmds) >= 15 and not moving(cmds)
+    assert h.reasons_since(t0)[-1] == reason
+    assert "refused" in h.output() and h.output().count("refused") <= 3  # rate-limited
+    t1 = h.pump(1.0, scene("both_arms_up"))
+    assert moving(h.cmds_since(t1))
+
+
+@pytest.mark.dds
+def test_a_lowered_speed_limit_clamps_the_next_command(harness):
+    """Was: lowering max_linear_speed was obeyed only after ~0.5 s of deceleration."""
+    h = harness({**COMMON, "max_linear_accel": 0.5, "max_linear_speed": 0.3})
+    engage(h)
+    h.pump(1.5, scene("both_arms_up"))
+    assert h.cmds[-1][1].linear.x == pytest.approx(0.2)
+    ok, _ = h.set_param("max_linear_speed", 0.05)
     assert ok
-    t2 = h.pump(1.5, gesture_source("both_arms_up"))
-    xs = [m.linear.x for _, m in h.cmds_since(t2)]
-    assert max(xs) == pytest.approx(0.1, abs=1e-6)
-
-    # disabling sends one zero, then silence
-    h.enable(False)
-    t3 = time.monotonic()
-    h.pump(0.8, gesture_source("both_arms_up"))
-    after = h.cmds_since(t3)
-    assert len(after) <= 2 and all(m.linear.x == 0.0 for _, m in after)
+    t0 = time.monotonic()
+    h.pump(0.6, scene("both_arms_up"))
+    xs = [m.linear.x for _, m in h.cmds_since(t0)]
+    assert len(xs) >= 8 and max(xs) <= 0.05 + 1e-9, xs
 
 
-def test_follow_mode_and_pointing(harness):
-    h = harness({**COMMON, "enabled_at_start": True, "max_angular_accel": 20.0, "max_angular_speed": 1.0})
-    # pointing to the person's left -> the robot turns right (config/gestures.yaml)
-    t0 = h.pump(1.2, gesture_source("pointing_left"))
-    assert h.cmds_since(t0)[-1][1].angular.z == pytest.approx(-0.4)
+@pytest.mark.dds
+def test_cmd_vel_twist_stamped_by_default_with_a_frame_id(harness):
+    """Was: cmd_vel was plain Twist; diff_drive_controller on Jazzy and later wants TwistStamped."""
+    h = harness({**COMMON, "cmd_vel_stamped": True, "cmd_vel_frame_id": "base_footprint"})
+    engage(h)
+    h.pump(1.0, scene("both_arms_up"))
+    assert h.stamped and h.stamped[-1].header.frame_id == "base_footprint"
+    assert h.stamped[-1].twist.linear.x == pytest.approx(0.2)
+    now = time.time()
+    s = h.stamped[-1].header.stamp
+    assert abs(s.sec + s.nanosec * 1e-9 - now) < 2.0
+    # plain Twist by parameter: see the other tests (cmd_vel_stamped:=false)
 
-    # a wave switches to follow mode; person 3 m away, 0.6 m to the camera's right
-    def waving(stamp: float, _start=[None]) -> PoseKeypoints33:  # noqa: B006
-        _start[0] = _start[0] or stamp
-        el = 90.0 + 25.0 * math.sin(2 * math.pi * 1.3 * (stamp - _start[0]))
-        kp = gp.set_arm(gp.set_arm(BASE, "right", *gp.DOWN), "left", 85.0, el)
-        return pose_msg(kp, stamp, camera_hip=(0.6, 3.0))
 
-    h.pump(2.5, waving)
-    assert any(m.gesture == "wave_left" for _, m in h.gestures)
-    still = pose_kp("none")
-    t1 = h.pump(1.0, lambda stamp: pose_msg(still, stamp, camera_hip=(0.6, 3.0)))
-    last = h.cmds_since(t1)[-1][1]
-    assert last.linear.x > 0.2 and last.angular.z < -0.2  # forward, turning right towards the person
-    assert h.set_param("mode", "follow")[0]
+@pytest.mark.dds
+def test_two_cameras_with_the_same_ids_on_one_topic(harness):
+    """Was: two pose sources on one topic, both counting ids from 1, broke recognition silently."""
+    h = harness(COMMON)
+    kp_a, kp_b = pose_kp("right_arm_up"), pose_kp("pointing_right", BYSTANDER_BASE)
 
-    # the stop gesture ends follow mode: zero, and it stays zero with the arms down afterwards
-    h.pump(0.8, gesture_source("arms_crossed", camera_hip=(0.6, 3.0)))
-    t2 = h.pump(1.0, lambda stamp: pose_msg(still, stamp, camera_hip=(0.6, 3.0)))
-    assert all(m.linear.x == 0.0 and m.angular.z == 0.0 for _, m in h.cmds_since(t2))
+    def two_cameras(stamp: float) -> list[PoseKeypoints33Array]:
+        a = pose_msg(kp_a, stamp, pid=1, frame_id="cam_left_optical_frame")
+        b = pose_msg(kp_b, stamp + 0.01, pid=1, frame_id="cam_right_optical_frame")
+        return [array([a]), array([b])]
 
-    # SIGTERM: clean exit, with a final zero velocity
+    t0 = h.pump(2.0, two_cameras)
+    got = {(m.header.frame_id, m.person_id, m.gesture) for _, m in h.gestures_since(t0)}
+    assert ("cam_left_optical_frame", 1, "right_arm_up") in got
+    assert ("cam_right_optical_frame", 1, "pointing_right") in got
+    st = h.states[-1][1]
+    assert st.engaged and (st.operator_frame_id, st.operator_id) == ("cam_left_optical_frame", 1)
+
+
+@pytest.mark.dds
+def test_bad_parameter_at_start_one_line_and_exit_code(python, ros_env):
+    """Was: a bad parameter printed a 19-line traceback."""
+    for args in (["-p", "mode:=dance"], ["-p", "max_linear_speed:=99.0"], ["-p", "engage_gestures:=wave"]):
+        under_test = ros_env.get("GESTURE_NODE_UNDER_TEST")
+        cmd = [python, under_test] if under_test else [python, "-m", "blazepose_ros.ros.gesture_node"]
+        r = subprocess.run([*cmd, "--ros-args", *args], env=ros_env, capture_output=True, text=True,
+                           timeout=60)
+        out = (r.stdout + r.stderr).strip()
+        assert r.returncode == 2, out
+        assert "Traceback" not in out and len(out.splitlines()) == 1, out
+        assert "cannot start" in out and args[1].split(":=")[0] in out
+
+
+@pytest.mark.dds
+def test_state_latched_and_diagnostics(harness, ros):
+    h = harness({**COMMON, "enabled_at_start": False})
+    h.spin_until(lambda: bool(h.states), 10, "the first ~/state")
+    assert h.states[-1][1].reason == "disabled" and not h.states[-1][1].enabled
+    h.enable(True)
+    engage(h)
+    h.pump(1.2, scene("both_arms_up"))
+    assert h.states[-1][1].reason == "commanding"
+    # a late subscriber gets the latest state at once (transient local)
+    late: list[OperatorState] = []
+    sub_node = rclpy.create_node("gesture_test_late")
+    try:
+        sub_node.create_subscription(OperatorState, f"{h.node_name}/state", late.append, h.latched)
+        deadline = time.monotonic() + 10
+        while not late and time.monotonic() < deadline:
+            rclpy.spin_once(sub_node, timeout_sec=0.05)
+    finally:
+        sub_node.destroy_node()
+    assert late and late[-1].reason == "commanding" and late[-1].operator_id == PERSON
+    h.spin_until(lambda: any(d.get("reason") == "commanding" for d in h.diags), 5, "diagnostics")
+    d = next(d for d in reversed(h.diags) if d.get("reason") == "commanding")
+    assert d["operator"] == f"{FRAME}#{PERSON}" and d["mode"] == "gesture" and d["engaged"] == "true"
+    assert 10.0 <= float(d["cmd_vel_rate_hz"]) <= 30.0 and float(d["cmd_vel_moving_rate_hz"]) > 5.0
+    assert float(d["poses_rate_hz"]) > 10.0
+    assert d["_message"] == "commanding"
+
+
+@pytest.mark.dds
+def test_sigterm_clean_exit_with_a_final_zero(harness):
+    h = harness(COMMON)
+    engage(h)
+    h.pump(1.0, scene("both_arms_up"))
+    assert moving(h.cmds[-3:])
     n = len(h.cmds)
     rc, out = h.stop(signal.SIGTERM)
     assert rc == 0 and "Traceback" not in out, out
     h.pump(0.3, None, alive=False)
-    assert all(m.linear.x == 0.0 and m.angular.z == 0.0 for _, m in h.cmds[n:])
+    last = h.cmds[n:][-1][1] if h.cmds[n:] else None  # earlier ones may have been in flight
+    assert last is not None and last.linear.x == 0.0 and last.angular.z == 0.0

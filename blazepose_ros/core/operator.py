@@ -232,6 +232,11 @@ class OperatorControl:
     def set_config(self, config: OperatorConfig) -> None:
         self.config = config
 
+    def stamp_problem(self, frame_id: str) -> Reason | None:
+        """Why the latest frame of ``frame_id`` was refused (stale or future stamp), or None."""
+        src = self._sources.get(frame_id)
+        return src.stamp_reason if src is not None else None
+
     def people(self) -> dict[PersonKey, GestureState]:
         """The valid people of every source's latest good frame."""
         return {PersonKey(f, pid): st for f, s in self._sources.items() for pid, st in s.valid.items()}

@@ -1,27 +1,28 @@
-"""gesture_node: body gestures -> ``Gesture`` messages and safety-limited ``cmd_vel``.
+"""gesture_node: body gestures -> ``Gesture`` messages and safety-limited ``cmd_vel`` from one
+engaged operator.
 
 Topics
   in   ``poses``          blazepose_ros/PoseKeypoints33Array (remap to /pose_node/poses);
                           best-effort subscription (works with reliable and best-effort publishers)
   out  ``~/gesture``      blazepose_ros/Gesture, per person: on every change and at
                           ``gesture_rate`` while a gesture is held
-  out  ``cmd_vel``        geometry_msgs/Twist (reliable), at ``control_rate`` while enabled
+  out  ``cmd_vel``        geometry_msgs/TwistStamped (``cmd_vel_stamped``, default) or Twist,
+                          reliable, at ``control_rate`` while enabled
+  out  ``~/state``        blazepose_ros/OperatorState, latched (transient-local): enabled, mode,
+                          operator, and why the command is zero; on every change
+  out  ``/diagnostics``   diagnostic_msgs/DiagnosticArray at 1 Hz: the state plus rates
 Services
   ``~/enable``            std_srvs/SetBool: commands are published only while enabled
                           (disabled at start unless ``enabled_at_start``); disabling sends one zero
 
-Behaviour (details in docs/gestures.md). One person, the *operator*, controls the robot:
-the tracked person with the largest torso (kept while visible). Every control tick:
-
-* zero velocity at once (no ramp) when: no pose message for ``pose_timeout`` s; the
-  poses' stamps are older than ``max_stamp_age``; no operator; the operator's pose score
-  is below ``min_pose_score``; the current gesture's confidence is below
-  ``min_confidence``; or a ``stop`` gesture is seen in the current frame (no hold time);
-* mode ``gesture``: the velocity mapped to the operator's held gesture (config file);
-* mode ``follow``: keep the operator centred (and at ``follow_distance`` when 3D
-  camera points are known), entered by a ``follow`` gesture or the ``mode`` parameter,
-  left by a ``stop`` gesture;
-* speeds are clipped to ``max_*_speed`` and changes limited by ``max_*_accel``.
+Behaviour (blazepose_ros.core.operator; docs/gestures.md): people are keyed by (frame_id, id).
+Nobody commands until a person engages (an engage gesture held ``engage_hold``, or, with
+``engage_when_alone``, being the only person in view); that person is the operator until they
+disengage or stay unseen for ``operator_timeout``. Only the operator's gestures command and
+follow mode follows only the operator. A stop gesture by anyone (``stop_from_anyone``) zeroes
+the command at once. Every zero command other than "no gesture" is immediate (no ramp).
+Speeds are clipped to ``max_*_speed`` (a lowered limit applies to the next command) and
+changes limited by ``max_*_accel``.
 
 cmd_vel follows REP-103 for a base frame: linear.x forward [m/s], angular.z
 counter-clockwise seen from above, i.e. turning left [rad/s].
@@ -32,6 +33,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,18 +41,12 @@ from pathlib import Path
 import numpy as np
 import rclpy
 import yaml
-from geometry_msgs.msg import Twist
-from rcl_interfaces.msg import (
-    FloatingPointRange,
-    ParameterDescriptor,
-    ParameterType,
-    SetParametersResult,
-)
-from rclpy.executors import ExternalShutdownException
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Twist, TwistStamped
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.time import Time
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_srvs.srv import SetBool
 
 from blazepose_ros.core.gestures import (
@@ -58,11 +54,25 @@ from blazepose_ros.core.gestures import (
     NONE,
     GestureConfig,
     GestureState,
-    MultiPersonGestures,
     config_from_mapping,
 )
-from blazepose_ros.msg import Gesture, PoseKeypoints33, PoseKeypoints33Array
-from blazepose_ros.ros.signals import init_with_stop_event
+from blazepose_ros.core.operator import (
+    ACTIONS,
+    MODES,
+    Command,
+    Decision,
+    Observation,
+    OperatorConfig,
+    OperatorControl,
+    PersonKey,
+    Reason,
+    parse_gesture_list,
+)
+from blazepose_ros.core.topology import Keypoint as Kp
+from blazepose_ros.msg import Gesture, OperatorState, PoseKeypoints33, PoseKeypoints33Array
+from blazepose_ros.ros.conversions import msg_to_keypoints
+from blazepose_ros.ros.params import ParamSpec, check_parameters, declare_parameters
+from blazepose_ros.ros.signals import spin_until_stopped
 
 __all__ = [
     "Command",
@@ -75,23 +85,10 @@ __all__ = [
     "main",
 ]
 
-MODES = ("gesture", "follow")
-ACTIONS = ("stop", "follow")
 _VEL_KEYS = ("linear_x", "linear_y", "angular_z")
-_LH, _RH, _LS, _RS = 23, 24, 11, 12
 
 
 # ------------------------------------------------------------------ configuration file
-
-
-@dataclass(frozen=True)
-class Command:
-    """What a gesture does: a velocity held while the gesture is held, or an action."""
-
-    linear_x: float = 0.0  # m/s, forward
-    linear_y: float = 0.0  # m/s, left (holonomic bases)
-    angular_z: float = 0.0  # rad/s, counter-clockwise (turn left)
-    action: str | None = None  # "stop" | "follow" | None
 
 
 @dataclass(frozen=True)
@@ -177,15 +174,23 @@ class Limits:
     max_angular_accel: float
 
 
+def _clip_speed(v: np.ndarray, lim: Limits) -> np.ndarray:
+    out = np.asarray(v, dtype=float).copy()
+    speed = math.hypot(out[0], out[1])
+    if speed > lim.max_linear:
+        out[:2] *= lim.max_linear / speed
+    out[2] = max(-lim.max_angular, min(lim.max_angular, out[2]))
+    return out
+
+
 def limit_velocity(current: np.ndarray, target: np.ndarray, dt: float, lim: Limits) -> np.ndarray:
     """Clip ``target`` (vx, vy, wz) to the speed limits and move ``current`` towards it within the
-    acceleration limits over ``dt`` seconds. The linear part is limited as a vector."""
-    tgt = np.asarray(target, dtype=float).copy()
-    cur = np.asarray(current, dtype=float)
-    speed = math.hypot(tgt[0], tgt[1])
-    if speed > lim.max_linear:
-        tgt[:2] *= lim.max_linear / speed
-    tgt[2] = max(-lim.max_angular, min(lim.max_angular, tgt[2]))
+    acceleration limits over ``dt`` seconds. The linear part is limited as a vector.
+
+    ``current`` is clipped to the speed limits first: a lowered limit holds for the very next
+    command, without a deceleration ramp from above it."""
+    tgt = _clip_speed(target, lim)
+    cur = _clip_speed(current, lim)
     out = tgt.copy()
     d = tgt[:2] - cur[:2]
     dn = math.hypot(d[0], d[1])
@@ -219,7 +224,9 @@ def follow_command(
     Returns the velocity and a short description of the source ("3d", "image", or why none).
     """
     vis = np.array([k.visibility for k in msg.keypoints])
-    pair = (_LH, _RH) if vis[_LH] >= min_visibility and vis[_RH] >= min_visibility else (_LS, _RS)
+    hips = (Kp.LEFT_HIP, Kp.RIGHT_HIP)
+    shoulders = (Kp.LEFT_SHOULDER, Kp.RIGHT_SHOULDER)
+    pair = hips if min(vis[hips[0]], vis[hips[1]]) >= min_visibility else shoulders
     if vis[pair[0]] < min_visibility or vis[pair[1]] < min_visibility:
         return np.zeros(3), "no visible hips or shoulders"
     out = np.zeros(3)
@@ -247,71 +254,122 @@ def follow_command(
     return out, "image"
 
 
-def keypoints_array(msg: PoseKeypoints33) -> np.ndarray:
-    """(33, 5) float32: x, y [px], z, visibility, presence."""
-    return np.array([[k.x, k.y, k.z, k.visibility, k.presence] for k in msg.keypoints], dtype=np.float32)
 
-
-def _stamp_s(stamp) -> float:
+def stamp_seconds(stamp) -> float:
+    """builtin_interfaces/Time -> seconds."""
     return stamp.sec + stamp.nanosec * 1e-9
 
 
 # ------------------------------------------------------------------ parameters
 
 
-@dataclass(frozen=True)
-class _P:
-    name: str
-    default: object
-    description: str
-    lo: float | None = None
-    hi: float | None = None
-    read_only: bool = False
-
-    def descriptor(self) -> ParameterDescriptor:
-        d = ParameterDescriptor(name=self.name, description=self.description, read_only=self.read_only)
-        if self.lo is not None and isinstance(self.default, float):
-            d.floating_point_range = [FloatingPointRange(from_value=self.lo, to_value=self.hi, step=0.0)]
-        if isinstance(self.default, str):
-            d.type = ParameterType.PARAMETER_STRING
-        return d
-
-
-PARAMS: tuple[_P, ...] = (
-    _P(
-        "config_file",
-        "",
-        "Gesture -> command map YAML (config/gestures.yaml); '' = the package's file",
-        read_only=True,
-    ),
-    _P(
-        "enabled_at_start", False, "Publish commands from the start, without calling ~/enable", read_only=True
-    ),
-    _P("control_rate", 20.0, "cmd_vel publishing and safety check rate [Hz]", 1.0, 100.0, read_only=True),
-    _P("gesture_rate", 5.0, "Rate at which a held gesture is re-published on ~/gesture [Hz]", 0.1, 50.0),
-    _P("pose_timeout", 0.5, "Zero velocity when no pose message arrived for this long [s]", 0.05, 10.0),
-    _P(
-        "max_stamp_age",
-        1.0,
-        "Zero velocity when the pose stamps are older than this [s]; 0 = no check",
-        0.0,
-        60.0,
-    ),
-    _P("min_confidence", 0.6, "Minimum gesture confidence for a command [0-1]", 0.0, 1.0),
-    _P("min_pose_score", 0.5, "Minimum pose presence score of the operator [0-1]", 0.0, 1.0),
-    _P("max_linear_speed", 0.3, "Linear speed limit [m/s]", 0.0, 3.0),
-    _P("max_angular_speed", 0.8, "Angular speed limit [rad/s]", 0.0, 6.0),
-    _P("max_linear_accel", 0.5, "Linear acceleration limit [m/s^2]", 0.01, 20.0),
-    _P("max_angular_accel", 1.5, "Angular acceleration limit [rad/s^2]", 0.01, 50.0),
-    _P("mode", "gesture", "'gesture': gestures map to velocities; 'follow': follow the operator"),
-    _P("follow_distance", 1.5, "Distance to keep to the operator in follow mode [m]", 0.3, 10.0),
-    _P("follow_linear_gain", 0.6, "Follow: forward speed per metre of distance error [1/s]", 0.0, 5.0),
-    _P("follow_angular_gain", 1.5, "Follow: turn rate per radian of bearing error [1/s]", 0.0, 10.0),
-    _P("follow_distance_deadband", 0.15, "Follow: distance error ignored [m]", 0.0, 2.0),
-    _P("follow_angle_deadband", 0.05, "Follow: bearing error ignored [rad]", 0.0, 1.0),
-    _P("follow_allow_reverse", False, "Follow: back away when the operator is closer than follow_distance"),
-    _P("camera_hfov", 1.2, "Horizontal field of view, for image-only following [rad]", 0.1, 3.1),
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("config_file", "", "Gesture -> command map YAML (config/gestures.yaml); '' = the "
+              "package's file", read_only=True),
+    ParamSpec("enabled_at_start", False, "Publish commands from the start, without calling ~/enable",
+              read_only=True),
+    ParamSpec("control_rate", 20.0, "cmd_vel publishing and safety check rate [Hz]", read_only=True,
+              float_range=(1.0, 100.0), dynamic_typing=True),
+    ParamSpec("gesture_rate", 5.0, "Rate at which a held gesture is re-published on ~/gesture [Hz]",
+              float_range=(0.1, 50.0), dynamic_typing=True),
+    ParamSpec("cmd_vel_stamped", True, "Publish cmd_vel as geometry_msgs/TwistStamped (ROS 2 Jazzy and "
+              "later, e.g. diff_drive_controller); false: geometry_msgs/Twist", read_only=True),
+    ParamSpec("cmd_vel_frame_id", "base_link", "header.frame_id of a TwistStamped cmd_vel"),
+    # engagement and the operator lock
+    ParamSpec("engage_gestures", "left_arm_up,right_arm_up", "Comma-separated gestures that engage the "
+              "person holding one for engage_hold; '' = only engage_when_alone"),
+    ParamSpec("engage_hold", 1.0, "How long an engage gesture must be held [s]; also how long the only "
+              "person in view must stay alone with engage_when_alone", float_range=(0.0, 10.0),
+              dynamic_typing=True),
+    ParamSpec("engage_when_alone", False, "Also engage a person who is the only one in view (all sources) "
+              "for engage_hold"),
+    ParamSpec("disengage_gestures", "arms_crossed", "Comma-separated gestures that disengage the operator "
+              "when held for disengage_hold; '' = none"),
+    ParamSpec("disengage_hold", 1.5, "How long a disengage gesture must be held [s]",
+              float_range=(0.0, 10.0), dynamic_typing=True),
+    ParamSpec("operator_timeout", 3.0, "The operator unseen this long is disengaged [s]; until then the "
+              "command is zero and only the same (frame_id, id) takes control back",
+              float_range=(0.0, 60.0), dynamic_typing=True),
+    ParamSpec("stop_from_anyone", True, "A stop gesture by any visible person stops the robot (safety "
+              "first); false: only the operator's (crowded scenes)"),
+    # safety
+    ParamSpec("pose_timeout", 0.5, "Zero velocity when no pose message arrived for this long [s]",
+              float_range=(0.05, 10.0), dynamic_typing=True),
+    ParamSpec("max_stamp_age", 1.0, "Refuse poses whose stamps are older than this [s]; 0 = no check",
+              float_range=(0.0, 60.0), dynamic_typing=True),
+    ParamSpec("max_future_stamp", 0.5, "Refuse poses stamped further than this in the future [s]; "
+              "0 = no check", float_range=(0.0, 60.0), dynamic_typing=True),
+    ParamSpec("min_confidence", 0.6, "Minimum gesture confidence for a command [0-1]",
+              float_range=(0.0, 1.0), dynamic_typing=True),
+    ParamSpec("min_pose_score", 0.5, "Minimum pose presence score; below it a person counts as not seen "
+              "[0-1]", float_range=(0.0, 1.0), dynamic_typing=True),
+    ParamSpec("max_linear_speed", 0.3, "Linear speed limit [m/s]", float_range=(0.0, 3.0),
+              dynamic_typing=True),
+    ParamSpec("max_angular_speed", 0.8, "Angular speed limit [rad/s]", float_range=(0.0, 6.0),
+              dynamic_typing=True),
+    ParamSpec("max_linear_accel", 0.5, "Linear acceleration limit [m/s^2]", float_range=(0.01, 20.0),
+              dynamic_typing=True),
+    ParamSpec("max_angular_accel", 1.5, "Angular acceleration limit [rad/s^2]", float_range=(0.01, 50.0),
+              dynamic_typing=True),
+    ParamSpec("mode", "gesture", "'gesture': gestures map to velocities; 'follow': follow the operator. "
+              "Always the real mode (a stop gesture or disengaging sets it back to gesture)", choices=MODES),
+    ParamSpec("follow_distance", 1.5, "Distance to keep to the operator in follow mode [m]",
+              float_range=(0.3, 10.0), dynamic_typing=True),
+    ParamSpec("follow_linear_gain", 0.6, "Follow: forward speed per metre of distance error [1/s]",
+              float_range=(0.0, 5.0), dynamic_typing=True),
+    ParamSpec("follow_angular_gain", 1.5, "Follow: turn rate per radian of bearing error [1/s]",
+              float_range=(0.0, 10.0), dynamic_typing=True),
+    ParamSpec("follow_distance_deadband", 0.15, "Follow: distance error ignored [m]",
+              float_range=(0.0, 2.0), dynamic_typing=True),
+    ParamSpec("follow_angle_deadband", 0.05, "Follow: bearing error ignored [rad]",
+              float_range=(0.0, 1.0), dynamic_typing=True),
+    ParamSpec("follow_allow_reverse", False, "Follow: back away when the operator is closer than "
+              "follow_distance"),
+    ParamSpec("camera_hfov", 1.2, "Horizontal field of view, for image-only following [rad]",
+              float_range=(0.1, 3.1), dynamic_typing=True),
 )
+_OPERATOR_PARAMS = frozenset({
+    "engage_gestures", "engage_hold", "engage_when_alone", "disengage_gestures", "disengage_hold",
+    "operator_timeout", "stop_from_anyone", "pose_timeout", "max_stamp_age", "max_future_stamp",
+    "min_confidence", "min_pose_score",
+})
+
+
+def operator_config(values: Mapping[str, object], gesture_map: GestureMap) -> OperatorConfig:
+    """The core's OperatorConfig from the node's parameter values; ValueError names the problem."""
+    return OperatorConfig(
+        engage_gestures=parse_gesture_list(str(values["engage_gestures"]), "engage_gestures"),
+        engage_hold_s=float(values["engage_hold"]),
+        engage_when_alone=bool(values["engage_when_alone"]),
+        disengage_gestures=parse_gesture_list(str(values["disengage_gestures"]), "disengage_gestures"),
+        disengage_hold_s=float(values["disengage_hold"]),
+        stop_gestures=gesture_map.stop_gestures,
+        stop_from_anyone=bool(values["stop_from_anyone"]),
+        stop_confidence=gesture_map.recognizer.enter_confidence,
+        operator_timeout_s=float(values["operator_timeout"]),
+        min_pose_score=float(values["min_pose_score"]),
+        min_confidence=float(values["min_confidence"]),
+        pose_timeout_s=float(values["pose_timeout"]),
+        max_stamp_age_s=float(values["max_stamp_age"]),
+        max_future_s=float(values["max_future_stamp"]),
+    )
+
+
+class _Rate:
+    """Events per second over the last diagnostics period."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._last = (0, time.monotonic())
+
+    def tick(self) -> None:
+        self.count += 1
+
+    def rate(self) -> float:
+        now = time.monotonic()
+        n, t = self._last
+        self._last = (self.count, now)
+        return (self.count - n) / (now - t) if now > t else 0.0
 
 
 # ------------------------------------------------------------------ the node
@@ -322,15 +380,17 @@ class GestureNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("gesture_node", **kwargs)
-        for p in PARAMS:
-            self.declare_parameter(p.name, p.default, p.descriptor())
-        self._values = {p.name: self.get_parameter(p.name).value for p in PARAMS}
-        if self._values["mode"] not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self._values['mode']!r}")
-        path = self._values["config_file"] or default_gesture_map_path()
+        self._values = declare_parameters(self, PARAMS)
+        path = str(self._values["config_file"]) or default_gesture_map_path()
         if not path:
             self.get_logger().warn("no gesture map file found: gestures are recognised but map to no command")
         self.gesture_map = load_gesture_map(path)
+        self.control = OperatorControl(
+            operator_config(self._values, self.gesture_map),
+            self.gesture_map.recognizer,
+            self.gesture_map.commands,
+            str(self._values["mode"]),
+        )
         self.get_logger().info(
             f"gesture map {path or '(none)'}: "
             + ", ".join(
@@ -340,52 +400,65 @@ class GestureNode(Node):
         )
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        self._lock = threading.Lock()
-        self._people = MultiPersonGestures(self.gesture_map.recognizer, forget_after_s=1.0)
-        self._last_published: dict[int, tuple[str, Time]] = {}
-        self._last_rx: Time | None = None
-        self._last_stamp: float | None = None
-        self._operator: int | None = None
-        self._operator_msg: PoseKeypoints33 | None = None
-        self._operator_state: GestureState | None = None
-        self._stop_seen = False
-        self._mode = str(self._values["mode"])
+        self._lock = threading.RLock()
+        self._last_published: dict[PersonKey, tuple[str, float]] = {}
+        self._poses: dict[str, dict[int, PoseKeypoints33]] = {}  # latest frame per source
         self._enabled = bool(self._values["enabled_at_start"])
         self._velocity = np.zeros(3)
-        self._last_tick: Time | None = None
-        self._reason = "starting"
+        self._last_tick: float | None = None
+        self._decision: Decision | None = None
+        self._state_key: tuple | None = None
+        self._syncing_mode = False
+        self._rates = {k: _Rate() for k in ("poses", "cmd_vel", "cmd_vel_moving", "refused_frames")}
+        self._engagements = 0
 
-        in_qos = QoSProfile(
-            depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT
-        )
-        out_qos = QoSProfile(
-            depth=10, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE
-        )
+        last = HistoryPolicy.KEEP_LAST
+        in_qos = QoSProfile(depth=5, history=last, reliability=ReliabilityPolicy.BEST_EFFORT)
+        out_qos = QoSProfile(depth=10, history=last, reliability=ReliabilityPolicy.RELIABLE)
+        latched = QoSProfile(depth=1, history=last, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self._stamped = bool(self._values["cmd_vel_stamped"])
         self._gesture_pub = self.create_publisher(Gesture, "~/gesture", out_qos)
-        self._cmd_pub = self.create_publisher(Twist, "cmd_vel", out_qos)
+        self._cmd_pub = self.create_publisher(TwistStamped if self._stamped else Twist, "cmd_vel", out_qos)
+        self._state_pub = self.create_publisher(OperatorState, "~/state", latched)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._sub = self.create_subscription(PoseKeypoints33Array, "poses", self._on_poses, in_qos)
         self._srv = self.create_service(SetBool, "~/enable", self._on_enable)
         self._timer = self.create_timer(1.0 / float(self._values["control_rate"]), self._on_tick)
+        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+        cfg = self.control.config
         self.get_logger().info(
             f"listening on {self._sub.topic_name}, commands on {self._cmd_pub.topic_name} "
-            f"({'enabled' if self._enabled else 'disabled: call ' + self._srv.srv_name}), mode {self._mode}"
+            f"({'TwistStamped' if self._stamped else 'Twist'}; "
+            f"{'enabled' if self._enabled else 'disabled: call ' + self._srv.srv_name}), mode "
+            f"{self.control.mode}; engage: {', '.join(sorted(cfg.engage_gestures)) or '-'} held "
+            f"{cfg.engage_hold_s:g} s{' or alone in view' if cfg.engage_when_alone else ''}; "
+            f"stop from {'anyone' if cfg.stop_from_anyone else 'the operator only'}"
         )
+        self._on_tick()  # the first ~/state at once
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
 
     # -------------------------------------------------------------- parameters and service
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        for p in params:
-            if p.name == "mode" and p.value not in MODES:
-                return SetParametersResult(successful=False, reason=f"mode must be one of {', '.join(MODES)}")
-            if p.name in self._values and isinstance(p.value, float) and not math.isfinite(p.value):
-                return SetParametersResult(successful=False, reason=f"{p.name} must be finite")
+        result = check_parameters(params, PARAMS)
+        if not result.successful:
+            return result
+        values = dict(self._values)
+        values.update({p.name: p.value for p in params if p.name in values})
+        if any(p.name in _OPERATOR_PARAMS for p in params):
+            try:
+                cfg = operator_config(values, self.gesture_map)
+            except ValueError as e:
+                return SetParametersResult(successful=False, reason=str(e))
         with self._lock:
-            for p in params:
-                if p.name in self._values:
-                    self._values[p.name] = p.value
-                if p.name == "mode":
-                    self._mode = str(p.value)
-                    self.get_logger().info(f"mode set to {self._mode}")
+            self._values = values
+            if any(p.name in _OPERATOR_PARAMS for p in params):
+                self.control.set_config(cfg)
+            if not self._syncing_mode and any(p.name == "mode" for p in params):
+                self.control.set_mode(str(values["mode"]))
         return SetParametersResult(successful=True)
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
@@ -394,10 +467,11 @@ class GestureNode(Node):
             self._enabled = bool(request.data)
             self._velocity = np.zeros(3)
             if was and not self._enabled:
-                self._cmd_pub.publish(Twist())  # one explicit stop
+                self._publish_cmd(np.zeros(3))  # one explicit stop
         response.success = True
         response.message = "enabled" if request.data else "disabled"
         self.get_logger().info(f"commands {response.message}")
+        self._on_tick()
         return response
 
     @property
@@ -407,50 +481,41 @@ class GestureNode(Node):
     # -------------------------------------------------------------- poses in
 
     def _on_poses(self, msg: PoseKeypoints33Array) -> None:
-        now = self.get_clock().now()
-        stamp = _stamp_s(msg.header.stamp)
+        now = self._now()
+        stamp = stamp_seconds(msg.header.stamp)
         if stamp == 0.0:  # unset stamps: fall back to the receipt time
-            stamp = now.nanoseconds * 1e-9
+            stamp = now
+        source = msg.header.frame_id
+        self._rates["poses"].tick()
+        obs = [Observation(int(p.id), float(p.score), msg_to_keypoints(p)) for p in msg.poses]
         with self._lock:
-            min_score = float(self._values["min_pose_score"])
-            inputs, by_id = [], {}
-            for pose in msg.poses:
-                if pose.score < min_score:
-                    continue
-                by_id[pose.id] = pose
-                inputs.append((pose.id, keypoints_array(pose)))
-            states = self._people.update(inputs, stamp)
-            for pid in self._people.forget(stamp):
-                self._publish_none(pid, msg.header)
-            self._last_rx = now
-            self._last_stamp = stamp
-            self._select_operator(states, by_id)
-            for pid, st in states.items():
-                self._maybe_publish(st, by_id[pid].header if by_id[pid].header.frame_id else msg.header, now)
+            states, forgotten = self.control.update(source, stamp, obs, now)
+            for key in forgotten:
+                self._publish_none(key, msg.header)
+            reason = self.control.stamp_problem(source)
+            if reason is not None:
+                self._rates["refused_frames"].tick()
+                self.get_logger().warning(
+                    f"poses from '{source}' refused ({reason}): stamp {stamp:.3f} s is "
+                    f"{stamp - now:+.3f} s from the node clock (max_stamp_age "
+                    f"{self._values['max_stamp_age']} s, max_future_stamp "
+                    f"{self._values['max_future_stamp']} s); with a bag use use_sim_time",
+                    throttle_duration_sec=2.0,
+                )
+                return
+            self._poses[source] = {int(p.id): p for p in msg.poses}
+            by_id = self._poses[source]
+            for key, st in states.items():
+                pose = by_id[key.id]
+                self._maybe_publish(st, pose.header if pose.header.frame_id else msg.header, now)
 
-    def _select_operator(self, states: dict[int, GestureState], by_id: dict[int, PoseKeypoints33]) -> None:
-        valid = {pid: st for pid, st in states.items() if st.valid}
-        if self._operator not in valid:
-            new = max(valid, key=lambda pid: valid[pid].torso_px, default=None)
-            if new != self._operator:
-                self.get_logger().info(f"operator: person {new}" if new is not None else "operator lost")
-            self._operator = new
-        if self._operator is None:
-            self._operator_msg, self._operator_state, self._stop_seen = None, None, False
-            return
-        st = valid[self._operator]
-        self._operator_msg, self._operator_state = by_id[self._operator], st
-        enter = self.gesture_map.recognizer.enter_confidence
-        self._stop_seen = any(
-            st.raw.get(g, 0.0) >= enter or st.name == g for g in self.gesture_map.stop_gestures
-        )
-
-    def _maybe_publish(self, st: GestureState, header, now: Time) -> None:
-        last = self._last_published.get(st.person_id)
-        period_ns = 1e9 / float(self._values["gesture_rate"])
-        due = last is not None and st.name != NONE and (now - last[1]).nanoseconds >= period_ns
+    def _maybe_publish(self, st: GestureState, header, now: float) -> None:
+        key = PersonKey(header.frame_id, int(st.person_id))
+        last = self._last_published.get(key)
+        period = 1.0 / float(self._values["gesture_rate"])
+        due = last is not None and st.name != NONE and now - last[1] >= period
         if last is None and st.name == NONE:
-            self._last_published[st.person_id] = (NONE, now)  # nothing to announce yet
+            self._last_published[key] = (NONE, now)  # nothing to announce yet
             return
         if last is None or st.name != last[0] or due:
             g = Gesture(
@@ -461,131 +526,168 @@ class GestureNode(Node):
             )
             g.header = header
             self._gesture_pub.publish(g)
-            self._last_published[st.person_id] = (st.name, now)
+            self._last_published[key] = (st.name, now)
 
-    def _publish_none(self, pid: int, header) -> None:
-        last = self._last_published.pop(pid, None)
+    def _publish_none(self, key: PersonKey, header) -> None:
+        last = self._last_published.pop(key, None)
         if last is not None and last[0] != NONE:
-            g = Gesture(person_id=int(pid), gesture=NONE, confidence=0.0, held_duration=0.0)
+            g = Gesture(person_id=int(key.id), gesture=NONE, confidence=0.0, held_duration=0.0)
             g.header = header
+            g.header.frame_id = key.frame_id
             self._gesture_pub.publish(g)
 
     # -------------------------------------------------------------- control loop
 
+    def _limits(self) -> Limits:
+        v = self._values
+        return Limits(float(v["max_linear_speed"]), float(v["max_angular_speed"]),
+                      float(v["max_linear_accel"]), float(v["max_angular_accel"]))
+
     def _on_tick(self) -> None:
-        now = self.get_clock().now()
+        now = self._now()
         with self._lock:
             dt = 1.0 / float(self._values["control_rate"])
             if self._last_tick is not None:
-                dt = min(max((now - self._last_tick).nanoseconds * 1e-9, 0.0), 2.0 * dt)
+                dt = min(max(now - self._last_tick, 0.0), 2.0 * dt)
             self._last_tick = now
-            target, reason = self._target(now)
-            if reason != self._reason:
-                self.get_logger().info(f"control: {reason}")
-                self._reason = reason
+            d = self.control.tick(now)
+            if d.reason == Reason.NO_POSES and self._last_published:
+                self._timeout_people()
+            reason = d.reason
+            target = d.target
+            if d.follow:
+                target, reason = self._follow_target(d.operator)
+            for e in d.events:
+                self.get_logger().info(e)
+                self._engagements += e.startswith("engaged")
+            if not self._enabled:
+                reason = Reason.DISABLED
             if target is None:  # a safety stop: immediately zero
                 self._velocity = np.zeros(3)
             else:
-                v = self._values
-                lim = Limits(
-                    float(v["max_linear_speed"]),
-                    float(v["max_angular_speed"]),
-                    float(v["max_linear_accel"]),
-                    float(v["max_angular_accel"]),
-                )
-                self._velocity = limit_velocity(self._velocity, target, dt, lim)
-            if not self._enabled:
-                return
-            t = Twist()
-            t.linear.x, t.linear.y, t.angular.z = (float(x) for x in self._velocity)
-            self._cmd_pub.publish(t)
+                self._velocity = limit_velocity(self._velocity, target, dt, self._limits())
+            self._decision = Decision(reason, target, d.mode, d.operator, d.gesture, d.follow, d.lost_for)
+            self._publish_state(self._decision, now)
+            if self._enabled:
+                self._publish_cmd(self._velocity)
+            mode = self.control.mode
+        if mode != self._values["mode"]:
+            self._syncing_mode = True
+            try:  # the mode parameter always tells the real mode
+                self.set_parameters([Parameter("mode", value=mode)])
+            finally:
+                self._syncing_mode = False
 
-    def _target(self, now: Time) -> tuple[np.ndarray | None, str]:
-        """The velocity to move towards, or None for an immediate stop; plus the reason."""
+    def _follow_target(self, key: PersonKey | None) -> tuple[np.ndarray | None, Reason]:
+        msg = self._poses.get(key.frame_id, {}).get(key.id) if key is not None else None
+        if msg is None:
+            return None, Reason.OPERATOR_LOST
         v = self._values
-        if self._last_rx is None:
-            return None, "no poses received yet"
-        if (now - self._last_rx).nanoseconds * 1e-9 > float(v["pose_timeout"]):
-            self._timeout_people()
-            return None, f"no poses for more than {v['pose_timeout']} s"
-        max_age = float(v["max_stamp_age"])
-        if (
-            max_age > 0
-            and self._last_stamp is not None
-            and now.nanoseconds * 1e-9 - self._last_stamp > max_age
-        ):
-            return None, f"pose stamps older than {max_age} s"
-        if self._operator is None or self._operator_state is None or self._operator_msg is None:
-            return None, "no person"
-        if self._stop_seen:
-            if self._mode == "follow":
-                self._mode = "gesture"
-                self.get_logger().info("stop gesture: follow mode off")
-            return None, "stop gesture"
-        st = self._operator_state
-        cmd = self.gesture_map.commands.get(st.name)
-        if cmd is not None and cmd.action == "follow" and st.confidence >= float(v["min_confidence"]):
-            if self._mode != "follow":
-                self.get_logger().info(f"{st.name}: follow mode on")
-            self._mode = "follow"
-        if self._mode == "follow":
-            vel, src = follow_command(
-                self._operator_msg,
-                float(v["follow_distance"]),
-                float(v["follow_linear_gain"]),
-                float(v["follow_angular_gain"]),
-                float(v["follow_distance_deadband"]),
-                float(v["follow_angle_deadband"]),
-                float(v["camera_hfov"]),
-                bool(v["follow_allow_reverse"]),
-                self.gesture_map.recognizer.min_visibility,
+        vel, src = follow_command(
+            msg,
+            float(v["follow_distance"]),
+            float(v["follow_linear_gain"]),
+            float(v["follow_angular_gain"]),
+            float(v["follow_distance_deadband"]),
+            float(v["follow_angle_deadband"]),
+            float(v["camera_hfov"]),
+            bool(v["follow_allow_reverse"]),
+            self.gesture_map.recognizer.min_visibility,
+        )
+        if src not in ("3d", "image"):
+            return None, Reason.NO_TARGET
+        return vel, Reason.FOLLOWING
+
+    def _publish_cmd(self, vel: np.ndarray) -> None:
+        if self._stamped:
+            msg = TwistStamped()
+            msg.header.stamp = self.get_clock().now().to_msg()
+            msg.header.frame_id = str(self._values["cmd_vel_frame_id"])
+            t = msg.twist
+        else:
+            msg = t = Twist()
+        t.linear.x, t.linear.y, t.angular.z = (float(x) for x in vel)
+        self._cmd_pub.publish(msg)
+        self._rates["cmd_vel"].tick()
+        if np.any(vel != 0):
+            self._rates["cmd_vel_moving"].tick()
+
+    def _publish_state(self, d: Decision, now: float) -> None:
+        key = (self._enabled, d.mode, d.operator, d.gesture, d.reason)
+        if key == self._state_key:
+            return
+        if self._state_key is None or d.reason != self._state_key[4]:
+            who = f" (operator {d.operator})" if d.operator else ""
+            self.get_logger().info(f"control: {d.reason}{who}")
+        self._state_key = key
+        self._state_pub.publish(self.state_msg(d))
+
+    def state_msg(self, d: Decision) -> OperatorState:
+        m = OperatorState(
+            enabled=self._enabled,
+            mode=d.mode,
+            engaged=d.operator is not None,
+            operator_frame_id=d.operator.frame_id if d.operator else "",
+            operator_id=int(d.operator.id) if d.operator else 0,
+            operator_lost_for=float(d.lost_for),
+            gesture=d.gesture,
+            reason=str(d.reason),
+        )
+        m.header.stamp = self.get_clock().now().to_msg()
+        m.header.frame_id = m.operator_frame_id
+        return m
+
+    def _publish_diagnostics(self) -> None:
+        with self._lock:
+            d = self._decision
+            if d is None:
+                return
+            level = DiagnosticStatus.OK
+            if d.reason in (Reason.NO_POSES, Reason.STALE_POSES, Reason.FUTURE_STAMP):
+                level = DiagnosticStatus.WARN
+            values = {
+                "enabled": str(self._enabled).lower(),
+                "mode": d.mode,
+                "engaged": str(d.operator is not None).lower(),
+                "operator": str(d.operator) if d.operator else "",
+                "operator_lost_for_s": f"{d.lost_for:.2f}",
+                "gesture": d.gesture,
+                "reason": str(d.reason),
+                "people_in_view": str(len(self.control.people())),
+                "engagements": str(self._engagements),
+                "cmd_vel_stamped": str(self._stamped).lower(),
+            } | {f"{k}_rate_hz": f"{r.rate():.1f}" for k, r in self._rates.items()}
+            status = DiagnosticStatus(
+                level=level,
+                name=f"{self.get_fully_qualified_name().lstrip('/')}: operator",
+                message=str(d.reason),
+                hardware_id="gesture_node",
+                values=[KeyValue(key=k, value=v) for k, v in values.items()],
             )
-            return vel, f"following person {self._operator} ({src})"
-        if st.name == NONE:
-            return np.zeros(3), "no gesture"
-        if st.confidence < float(v["min_confidence"]):
-            return None, f"{st.name} confidence below min_confidence"
-        if cmd is None or cmd.action is not None:
-            return np.zeros(3), f"{st.name}: no velocity command"
-        return np.array([cmd.linear_x, cmd.linear_y, cmd.angular_z]), f"{st.name} command"
+        arr = DiagnosticArray(status=[status])
+        arr.header.stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(arr)
 
     def _timeout_people(self) -> None:
         """Poses stopped: everyone's gesture ends now."""
-        if not self._last_published and self._operator is None:
-            return
-        for pid in list(self._last_published):
-            self._publish_none(pid, self._operator_msg.header if self._operator_msg else Gesture().header)
-        self._people.clear()
-        self._operator, self._operator_msg, self._operator_state, self._stop_seen = None, None, None, False
+        self.control.clear()
+        for key in list(self._last_published):
+            g = Gesture()
+            g.header.frame_id = key.frame_id
+            self._publish_none(key, g.header)
+        self._poses.clear()
 
     def stop_robot(self) -> None:
         """Publish a zero velocity (on shutdown) if commands are enabled."""
         if self._enabled and rclpy.ok(context=self.context):
-            self._cmd_pub.publish(Twist())
+            self._publish_cmd(np.zeros(3))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the node until SIGINT/SIGTERM; a zero cmd_vel is sent on the way out."""
-    args = sys.argv if argv is None else argv
-    # Own signal handling so the node is still alive to send the final zero velocity.
-    stop = init_with_stop_event(args)
-    node: GestureNode | None = None
-    try:
-        try:
-            node = GestureNode()
-        except ValueError as e:
-            rclpy.logging.get_logger("gesture_node").error(f"cannot start: {e}")
-            return 1
-        while not stop.is_set() and rclpy.ok():
-            rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.stop_robot()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the node until SIGINT/SIGTERM; a zero cmd_vel is sent on the way out. Exit status 0,
+    or 2 with one ``cannot start: ...`` line on a bad parameter or gesture map."""
+    return spin_until_stopped("gesture_node", GestureNode, sys.argv if argv is None else argv,
+                              finish=lambda node: node.stop_robot(), config_errors=(ValueError,))
 
 
 if __name__ == "__main__":
