@@ -17,8 +17,8 @@ Output schema = the CLI's (``python -m blazepose_ros.cli run``)::
                                              "world": [[x, y, z] x33]}]}], ...metadata}
 
 with x, y = normalized x * width, y * height (source pixels), z = normalized z * width
-(spec §7.6: z is in image-width units, i.e. the pixel scale of x), visibility as
-returned. ``presence`` is null: ``process()`` clears it (spec §0). ``score`` is null:
+(docs/pipeline.md §7.6: z is in image-width units, i.e. the pixel scale of x), visibility as
+returned. ``presence`` is null: ``process()`` clears it (docs/pipeline.md §0). ``score`` is null:
 the solution does not return the pose flag. MediaPipe's clock advances 33 333 us
 *before* each ``process()`` call, so the stamps written are ``(index + 1) * 0.033333`` s
 (the first frame is at 33 333 us, not 0), and our side is fed the same stamps.

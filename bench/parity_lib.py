@@ -18,7 +18,7 @@ Metric definitions (per matched frame: both sides found a pose):
 - within 5% torso: share of the *visible* keypoints (reference visibility > 0.5)
   whose px error is below 0.05 * torso size.
 - world error: Euclidean distance of the world keypoints, in millimetres.
-- z error: |dz| in pixels (z scaled like x, spec §7.6).
+- z error: |dz| in pixels (z scaled like x, docs/pipeline.md §7.6).
 - visibility diff: |dvisibility|.
 Targets (the issue): median px error < 1 px and >= 99% within 5% of torso size,
 and both sides find a pose on the same frames.
@@ -46,7 +46,7 @@ REF_VENV = Path.home() / ".cache" / "blazepose_ros" / "mediapipe-ref"
 # call, *before* sending the frame (solution_base.py), so frame i (0-based) is at
 # (i + 1) * 33 333 us, never 0. Our side is fed the same stamps. Starting at 0
 # instead changes the one-euro filters' frequency on frame 1 (30 vs 30.0003 Hz:
-# a zero stamp does not update it, spec §9.2), enough to move the tracking ROI.
+# a zero stamp does not update it, docs/pipeline.md §9.2), enough to move the tracking ROI.
 MP_STAMP_STEP_S = 0.033333
 
 MEDIAPIPE_VERSION = "0.10.21"

@@ -1,4 +1,4 @@
-"""Smoothing filters against the pipeline spec §9 (formulas, α values, reset rules)."""
+"""Smoothing filters against docs/pipeline.md §9 (formulas, α values, reset rules)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ DT_NS = 33_333_000  # MediaPipe's Python solution: 33 333 µs per process() call
 
 
 class ScalarOneEuro:
-    """Independent plain-Python scalar reference of spec §9.2 (float64 throughout)."""
+    """Independent plain-Python scalar reference of docs/pipeline.md §9.2 (float64 throughout)."""
 
     def __init__(self, min_cutoff: float, beta: float, dcut: float, freq: float = 30.0) -> None:
         self.mc, self.beta, self.dc, self.f = min_cutoff, beta, dcut, freq

@@ -101,7 +101,8 @@ finite = {"allow_nan": False, "allow_infinity": False}
        u=st.floats(0.0, 1.0, **finite), v=st.floats(0.0, 1.0, **finite),
        w=st.integers(64, 1920), h=st.integers(64, 1080))
 def test_crop_matrix_inverts_projection(cx, cy, size, rot, u, v, w, h):
-    """ROI-local (u, v) -> image (projection, spec §7.6) -> crop pixels (crop matrix) == (256u, 256v)."""
+    """ROI-local (u, v) -> image (projection, docs/pipeline.md §7.6) -> crop pixels (crop matrix)
+    == (256u, 256v)."""
     side = size * min(w, h)
     rect = make_norm_rect(cx, cy, side / w, side / h, rot)  # square in pixels, like every pose ROI
     roi, pad = pad_roi(norm_to_pixel_rect(rect, w, h), 256, 256)
@@ -192,7 +193,7 @@ def test_rotate_world_quarter_turn():
     np.testing.assert_allclose(out, [[0.0, 1.0, 0.3], [-1.0, 0.0, 0.0]], atol=1e-6)
 
 
-# --- heatmap refinement (spec §7.3) -------------------------------------------------------------
+# --- heatmap refinement (docs/pipeline.md §7.3) -------------------------------------------------------------
 def _heatmap_with_blob(centre_rc: tuple[float, float], n: int = 3, peak: float = 6.0) -> np.ndarray:
     rr, cc = np.mgrid[0:64, 0:64]
     blob = peak - 0.5 * ((rr - centre_rc[0]) ** 2 + (cc - centre_rc[1]) ** 2)
@@ -200,7 +201,7 @@ def _heatmap_with_blob(centre_rc: tuple[float, float], n: int = 3, peak: float =
 
 
 def _reference_refine(x, y, hm, k):
-    """Plain loop of spec §7.3, float64 (tests the vectorised version)."""
+    """Plain loop of docs/pipeline.md §7.3, float64 (tests the vectorised version)."""
     col, row = int(x * 64), int(y * 64)
     off = (k - 1) // 2
     s = wc = wr = mx = 0.0

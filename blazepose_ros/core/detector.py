@@ -1,6 +1,6 @@
 """BlazePose person detector: SSD anchors, decoding, weighted NMS, detection -> ROI.
 
-Spec §1-5. Everything the reference does in C++ ``float`` is float32 here.
+docs/pipeline.md §1-5. Everything the reference does in C++ ``float`` is float32 here.
 Detections are in *normalized image* coordinates (x / W, y / H of the source
 image) once the letterbox is removed.
 """
@@ -34,7 +34,7 @@ from .refmath import sigmoid
 
 @dataclass(frozen=True)
 class AnchorOptions:
-    """SsdAnchorsCalculator options of ``pose_detection_cpu.pbtxt`` (spec §2)."""
+    """SsdAnchorsCalculator options of ``pose_detection_cpu.pbtxt`` (docs/pipeline.md §2)."""
 
     num_layers: int = 5
     min_scale: float = 0.1484375
@@ -52,7 +52,7 @@ class AnchorOptions:
 
 @dataclass(frozen=True)
 class DetectorOptions:
-    """Detector preprocessing, decoding and NMS settings (spec §1, §3, §4)."""
+    """Detector preprocessing, decoding and NMS settings (docs/pipeline.md §1, §3, §4)."""
 
     input_size: int = 224
     num_keypoints: int = 4
@@ -66,7 +66,7 @@ class DetectorOptions:
     score_clipping_thresh: float = 100.0
     min_score_thresh: float = 0.5  # = min_detection_confidence
     min_suppression_threshold: float = 0.3  # IoU, strict >
-    # detection -> ROI (spec §5)
+    # detection -> ROI (docs/pipeline.md §5)
     roi_start_keypoint: int = 0  # mid-hip
     roi_end_keypoint: int = 1  # full-body size/rotation point
     roi_scale: float = 1.25
@@ -225,7 +225,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.float32:
 
 
 def weighted_nms(dets: list[Detection], threshold: float = 0.3) -> list[Detection]:
-    """Weighted non-maximum suppression (spec §4).
+    """Weighted non-maximum suppression (docs/pipeline.md §4).
 
     The top-scoring box absorbs every remaining box with IoU > threshold
     (itself included); the merged box edges and keypoints are score-weighted
@@ -276,7 +276,7 @@ def detection_without_letterbox(det: Detection, padding: np.ndarray) -> Detectio
 
 def detection_to_rect(det: Detection, image_w: int, image_h: int,
                       opts: DetectorOptions = DetectorOptions()) -> NormRect:  # noqa: B008
-    """Landmark ROI from a detection: centre kp0, size/rotation from kp0->kp1 (spec §5)."""
+    """Landmark ROI from a detection: centre kp0, size/rotation from kp0->kp1 (docs/pipeline.md §5)."""
     rect = alignment_points_rect(det.keypoints[opts.roi_start_keypoint],
                                  det.keypoints[opts.roi_end_keypoint], image_w, image_h)
     return transform_rect(rect, image_w, image_h, opts.roi_scale, opts.roi_scale, square_long=True)

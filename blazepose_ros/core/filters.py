@@ -1,4 +1,4 @@
-"""Landmark smoothing filters (pipeline spec §9): low-pass and one-euro.
+"""Landmark smoothing filters (docs/pipeline.md §9): low-pass and one-euro.
 
 All filters are *vectorised*: one object filters an array of independent values
 (e.g. 33×3 keypoint coordinates) that share one timestamp per call.  Per element
@@ -31,9 +31,9 @@ __all__ = [
     "one_euro_alpha",
 ]
 
-#: One-euro settings of the 33 pose landmarks (spec §9.4).
+#: One-euro settings of the 33 pose landmarks (docs/pipeline.md §9.4).
 POSE_FILTER: dict = dict(min_cutoff=0.05, beta=80.0, derivate_cutoff=1.0)
-#: One-euro settings of the 2 auxiliary ROI landmarks (always on, spec §9.4).
+#: One-euro settings of the 2 auxiliary ROI landmarks (always on, docs/pipeline.md §9.4).
 AUX_FILTER: dict = dict(min_cutoff=0.01, beta=10.0, derivate_cutoff=1.0)
 #: One-euro settings of the metric world landmarks (no value scaling, never reset on loss).
 WORLD_FILTER: dict = dict(min_cutoff=0.1, beta=40.0, derivate_cutoff=1.0, disable_value_scaling=True)
@@ -131,7 +131,7 @@ class LowPassFilter:
 
 
 class OneEuroFilter:
-    """One-euro filter (spec §9.2), vectorised: all elements share time and frequency.
+    """One-euro filter (docs/pipeline.md §9.2), vectorised: all elements share time and frequency.
 
     Args:
         min_cutoff: minimum cutoff frequency [Hz].
@@ -198,7 +198,8 @@ class OneEuroFilter:
 
 
 class LandmarksSmoother:
-    """Smooths one person's landmarks: visibility low-pass, then per-axis one-euro (spec §9.3–9.4).
+    """Smooths one person's landmarks: visibility low-pass, then per-axis one-euro
+    (docs/pipeline.md §9.3-9.4).
 
     Args:
         min_cutoff, beta, derivate_cutoff, frequency: one-euro settings (see :class:`OneEuroFilter`).
@@ -255,7 +256,8 @@ class LandmarksSmoother:
         return self._coords(values, t_ns, float(value_scale)), vis
 
     def reset_values(self) -> None:
-        """Reset the coordinate filters only; visibility keeps its state (pose lost, spec §9.4)."""
+        """Reset the coordinate filters only; visibility keeps its state (pose lost,
+        docs/pipeline.md §9.4)."""
         self._coords.reset()
 
     def reset(self) -> None:

@@ -13,7 +13,7 @@ Rotation is in radians, positive clockwise on screen (y down); the rotation
 matrix is [[c, -s], [s, c]], the same convention as OpenCV's ``RotatedRect``.
 
 All arithmetic that MediaPipe does in C++ ``float`` is done here in float32
-(spec §12: float64 ROI math drifts by up to ~3e-6, which moves landmarks by
+(docs/pipeline.md §12: float64 ROI math drifts by up to ~3e-6, which moves landmarks by
 tenths of a pixel through OpenCV's fixed-point warp).
 """
 
@@ -128,7 +128,7 @@ def crop_matrix(roi: PixelRect, out_w: int, out_h: int) -> np.ndarray:
     """3x3 perspective matrix mapping source pixels to crop pixels.
 
     The ROI's corners go to (0, out_h), (0, 0), (out_w, 0), (out_w, out_h): no
-    half-pixel offset (spec §1 step 3). Use with ``cv2.warpPerspective``.
+    half-pixel offset (docs/pipeline.md §1). Use with ``cv2.warpPerspective``.
     """
     src = box_points(roi).astype(F32)
     dst = np.array([[0, out_h], [0, 0], [out_w, 0], [out_w, out_h]], F32)
@@ -137,7 +137,7 @@ def crop_matrix(roi: PixelRect, out_w: int, out_h: int) -> np.ndarray:
 
 def warp_crop(image: np.ndarray, matrix: np.ndarray, out_w: int, out_h: int,
               border_replicate: bool, dst: np.ndarray | None = None) -> np.ndarray:
-    """Crop with ``cv2.warpPerspective`` INTER_LINEAR on uint8 (spec §1 steps 3-5).
+    """Crop with ``cv2.warpPerspective`` INTER_LINEAR on uint8 (docs/pipeline.md §1).
 
     ``border_replicate`` selects BORDER_REPLICATE, else BORDER_CONSTANT 0.
     ``dst`` (out_h, out_w, C) uint8 is reused when given.
@@ -187,7 +187,7 @@ def alignment_points_rect(start: np.ndarray, end: np.ndarray, image_w: int, imag
 
 def transform_rect(rect: NormRect, image_w: int, image_h: int, scale_x: float = 1.25,
                    scale_y: float = 1.25, square_long: bool = True) -> NormRect:
-    """RectTransformation without shift: optional square_long, then scale (spec §5)."""
+    """RectTransformation without shift: optional square_long, then scale (docs/pipeline.md §5)."""
     W, H = F32(image_w), F32(image_h)  # noqa: N806
     w, h = rect.width, rect.height
     if square_long:
@@ -221,7 +221,7 @@ def remove_letterbox(points: np.ndarray, padding: np.ndarray) -> np.ndarray:
 
 
 def project_to_image(points: np.ndarray, rect: NormRect) -> np.ndarray:
-    """ROI-local normalized (N, 3) points -> normalized image coordinates (spec §7.6).
+    """ROI-local normalized (N, 3) points -> normalized image coordinates (docs/pipeline.md §7.6).
 
     z is multiplied by the rect's normalized width, so ``z * W`` is in pixels. cos/sin
     are glibc's ``cosf``/``sinf`` (MediaPipe's), not NumPy's (1 ulp apart near +-pi/2).
@@ -237,7 +237,7 @@ def project_to_image(points: np.ndarray, rect: NormRect) -> np.ndarray:
 
 
 def rotate_world(world: np.ndarray, rotation: float) -> np.ndarray:
-    """Rotate (N, 3) metric points about z by the ROI rotation (spec §7.7; glibc cosf/sinf)."""
+    """Rotate (N, 3) metric points about z by the ROI rotation (docs/pipeline.md §7.7; glibc cosf/sinf)."""
     r = F32(rotation)
     c, s = cosf(r), sinf(r)
     out = world.astype(F32, copy=True)
@@ -249,7 +249,7 @@ def rotate_world(world: np.ndarray, rotation: float) -> np.ndarray:
 def roi_local_to_image_matrix(roi: PixelRect, image_w: int, image_h: int) -> np.ndarray:
     """3x3 affine mapping ROI-local normalized (u, v) to normalized image coordinates.
 
-    The 2-D part of the MATRIX output of ImageToTensor (spec §6), float64.
+    The 2-D part of the MATRIX output of ImageToTensor (docs/pipeline.md §6), float64.
     """
     a, b = float(roi.width), float(roi.height)
     c, s = math.cos(float(roi.rotation)), math.sin(float(roi.rotation))
@@ -264,7 +264,7 @@ def image_to_crop_affine(roi: PixelRect, image_w: int, image_h: int, crop_w: int
                          crop_h: int) -> np.ndarray:
     """2x3 affine mapping image pixels to crop pixels (for WARP_INVERSE_MAP warps back).
 
-    diag(crop) . M^-1 . diag(1/W, 1/H), spec §7.8 step 3.
+    diag(crop) . M^-1 . diag(1/W, 1/H), docs/pipeline.md §7.8.
     """
     m = roi_local_to_image_matrix(roi, image_w, image_h)
     full = np.diag([crop_w, crop_h, 1.0]) @ np.linalg.inv(m) @ np.diag([1.0 / image_w, 1.0 / image_h, 1.0])

@@ -1,6 +1,6 @@
 """BlazePose landmark stage: rotated ROI crop -> model -> decoded, refined, projected landmarks.
 
-Spec §6-7. Input: an RGB uint8 frame and a :class:`~.geometry.NormRect`.
+docs/pipeline.md §6-7. Input: an RGB uint8 frame and a :class:`~.geometry.NormRect`.
 Output (:class:`LandmarkResult`), all float32:
 
 * ``landmarks`` (33, 5): x, y in normalized image coordinates, z in units of
@@ -44,7 +44,7 @@ NUM_RAW = 39  # 33 pose + 2 aux + 4 undocumented
 
 @dataclass(frozen=True)
 class LandmarkOptions:
-    """Landmark-stage settings (spec §6-7)."""
+    """Landmark-stage settings (docs/pipeline.md §6-7)."""
 
     input_size: int = 256
     refine_kernel_size: int = 9  # Python solution's effective value; the pbtxt says 7
@@ -81,7 +81,7 @@ def landmark_model_content(path: Path, enable_segmentation: bool) -> bytes | Non
 
 def refine_from_heatmap(landmarks: np.ndarray, heatmap: np.ndarray, kernel_size: int = 9,
                         min_confidence: float = 0.5, exact: bool = False) -> np.ndarray:
-    """Heatmap refinement of x, y (spec §7.3), in place-free: returns a new array.
+    """Heatmap refinement of x, y (docs/pipeline.md §7.3), in place-free: returns a new array.
 
     landmarks: (N, >=2) ROI-local normalized (x, y, ...); heatmap: (Hh, Wh, N)
     logits. For each landmark inside the heatmap, the window of ``kernel_size``
@@ -149,7 +149,7 @@ class PoseLandmarker:
 
     @staticmethod
     def _map_outputs(model: TFLiteModel) -> dict[str, int]:
-        """Find the outputs by shape (spec §11 table); names are not reliable across variants."""
+        """Find the outputs by shape (docs/pipeline.md §11); names are not reliable across variants."""
         idx: dict[str, int] = {}
         for i, shape in enumerate(model.output_shapes):
             size = int(np.prod(shape))

@@ -1,4 +1,5 @@
-"""BlazePose 33-keypoint topology (spec §10): names, indices, skeleton edges, sides, COCO-17 mapping.
+"""BlazePose 33-keypoint topology (docs/pipeline.md §10): names, indices, skeleton edges, sides,
+COCO-17 mapping.
 
 "Left" and "right" are always the *person's* left and right (BlazePose's convention):
 for a person facing the camera, LEFT_* keypoints appear on the right of the image.
