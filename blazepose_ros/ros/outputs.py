@@ -45,6 +45,8 @@ class FrameResult:
     rgb: (H, W, 3) uint8 RGB, the image the keypoints are in. camera_points: one entry per
     pose, (33, 3) metres in the camera optical frame or None. use_world_markers: there is no
     usable CameraInfo, markers show the metric world skeleton in front of the camera.
+    camera_point_sources: None (PnP) or one (33,) ``PoseKeypoints33.CAMERA_POINT_*`` array (or
+    None) per pose.
     """
 
     header: Header
@@ -52,6 +54,7 @@ class FrameResult:
     poses: Sequence[Pose]
     camera_points: Sequence[np.ndarray | None]
     use_world_markers: bool
+    camera_point_sources: Sequence[np.ndarray | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,9 +103,11 @@ class PoseOutputs:
         self._shown_ids: set[int] = set()  # person ids whose markers are on screen
         self._last_header: Header | None = None
 
-    def publish(self, frame: FrameResult, options: OutputOptions) -> None:
+    def publish(self, frame: FrameResult, options: OutputOptions) -> PoseKeypoints33Array:
+        """Publish one frame's outputs; returns the ``~/poses`` message."""
         height, width = frame.rgb.shape[:2]
-        array = poses_to_array_msg(frame.poses, frame.header, (width, height), frame.camera_points)
+        array = poses_to_array_msg(frame.poses, frame.header, (width, height), frame.camera_points,
+                                   frame.camera_point_sources)
         self.poses.publish(array)
         primary = primary_index(frame.poses)
         if primary is not None and self.keypoints.get_subscription_count() > 0:
@@ -113,6 +118,7 @@ class PoseOutputs:
             self._publish_debug(frame)
         if options.segmentation and self.mask.get_subscription_count() > 0:
             self._publish_mask(frame, (height, width))
+        return array
 
     def clear(self, options: OutputOptions) -> None:
         """Remove every person's markers (the camera stopped): one DELETEALL if any are shown."""

@@ -174,6 +174,11 @@ class PeoplePublisher:
                 f"'{tf_prefix}<id>' are broadcast; ~/people (PoseArray) and ~/person (PoseStamped) carry "
                 "the same poses (source a ROS 2 install for TF)")
 
+    def destroy(self) -> None:
+        self._node.destroy_publisher(self._people_pub)
+        self._node.destroy_publisher(self._person_pub)
+        self._tf = None
+
     @property
     def broadcasting_tf(self) -> bool:
         return self._tf is not None

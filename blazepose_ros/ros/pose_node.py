@@ -4,12 +4,17 @@ Subscribes:
     image             sensor_msgs/Image (or ``image/compressed`` CompressedImage when
                       ``compressed`` is true); sensor-data QoS unless ``reliable``
     camera_info       sensor_msgs/CameraInfo (optional): camera-frame 3D keypoints
+    depth             sensor_msgs/Image 16UC1/32FC1 aligned to the colour image (``use_depth``):
+                      measured camera-frame keypoints (:mod:`blazepose_ros.ros.depth_input`)
 Publishes (details and the several-people rules in :mod:`blazepose_ros.ros.outputs`):
     ~/keypoints       blazepose_ros/PoseKeypoints33 of the selected person (largest ROI)
     ~/poses           blazepose_ros/PoseKeypoints33Array, every processed frame (also empty)
     ~/markers         visualization_msgs/MarkerArray, a namespace per person id
     ~/debug_image     sensor_msgs/Image with the skeletons drawn (only while subscribed)
     ~/segmentation_mask  sensor_msgs/Image mono8 person probability (enable_segmentation, while subscribed)
+    ~/people          geometry_msgs/PoseArray, hip centre + body orientation of each person with
+                      camera points; ~/person PoseStamped of the selected one; TF body_<id>
+                      (``publish_tf``, when tf2_ros is importable) (:mod:`blazepose_ros.ros.people`)
     /diagnostics      diagnostic_msgs/DiagnosticArray at 1 Hz (:mod:`blazepose_ros.ros.diagnostics`)
 
 The subscription callback only keeps the newest message (latest frame wins, the
@@ -34,7 +39,7 @@ import time
 from functools import partial
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import (
@@ -55,6 +60,7 @@ from rclpy.qos import (
 from rclpy.subscription import Subscription
 from rclpy.timer import Timer
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
 
 from blazepose_ros.core import PoseTracker
 from blazepose_ros.core.camera import (
@@ -63,10 +69,12 @@ from blazepose_ros.core.camera import (
     camera_frame_points,
     camera_model_from_info,
 )
+from blazepose_ros.core.depth import DepthOptions
 from blazepose_ros.core.inference import DELEGATES, DelegateError, InferenceError
 from blazepose_ros.core.models import COMPLEXITY_TO_MODEL, ModelError
 from blazepose_ros.core.types import Pose
 from blazepose_ros.ros.conversions import stamp_to_ns
+from blazepose_ros.ros.depth_input import DepthCounts, DepthInput, depth_diagnostics
 from blazepose_ros.ros.diagnostics import FrameStats, TrackerInfo, diagnostic_status, transport_loss_warning
 from blazepose_ros.ros.image_conversion import (
     ImageConversionError,
@@ -75,8 +83,9 @@ from blazepose_ros.ros.image_conversion import (
     image_msg_to_rgb,
 )
 from blazepose_ros.ros.malloc_tuning import keep_frame_memory
-from blazepose_ros.ros.outputs import FrameResult, OutputOptions, PoseOutputs
+from blazepose_ros.ros.outputs import FrameResult, OutputOptions, PoseOutputs, primary_index
 from blazepose_ros.ros.params import ParamSpec, ParamValue, check_parameters, declare_parameters
+from blazepose_ros.ros.people import PeoplePublisher
 from blazepose_ros.ros.signals import spin_until_stopped
 
 # Parameters whose change needs a new PoseTracker (validated by building it).
@@ -134,6 +143,23 @@ PARAMS: tuple[ParamSpec, ...] = (
               "again on every frame: ~2-5 ms less latency per 1280x720 raw frame; resident size "
               "follows the peak use.",
               read_only=True),
+    ParamSpec("use_depth", False, "Subscribe to 'depth' (sensor_msgs/Image 16UC1 mm or 32FC1 m, aligned to "
+              "the colour image: same size, intrinsics and frame) and measure the camera-frame keypoints "
+              "with it (PnP where depth is missing); needs camera_info.", read_only=True),
+    ParamSpec("depth_tolerance", 0.02, "Largest stamp difference in seconds between a colour image and "
+              "the depth image used for it.", float_range=(0.0, 1.0)),
+    ParamSpec("depth_window", 3, "Half side in pixels of the window of depth samples read around each "
+              "keypoint ((2r+1)^2 samples).", read_only=True, int_range=(0, 20)),
+    ParamSpec("depth_min", 0.1, "Depths below this many metres are no measurement.", read_only=True,
+              float_range=(0.0, 100.0)),
+    ParamSpec("depth_max", 10.0, "Depths above this many metres are no measurement.", read_only=True,
+              float_range=(0.01, 100.0)),
+    ParamSpec("publish_tf", True, "Broadcast a TF frame per person (tf_prefix + id, child of the image "
+              "frame) when tf2_ros is importable.", read_only=True),
+    ParamSpec("tf_prefix", "body_", "Name of the person TF frames before the id (e.g. 'front_cam/body_' "
+              "for several cameras).", read_only=True),
+    ParamSpec("frame_id", "", "Frame of images whose header.frame_id is empty (the camera optical frame); "
+              "empty = leave it empty (RViz and TF cannot use frame '').", read_only=True),
 )
 PARAM_SPECS = {p.name: p for p in PARAMS}
 
@@ -169,6 +195,12 @@ class PoseNode(Node):
         self._first_image_monotonic: float | None = None
         self._timed_out = False
         self._warned_no_camera_info = False
+        self._last_image_size: tuple[int, int] | None = None  # (width, height) of the last image
+        # depth and people (open_topics)
+        self._depth: DepthInput | None = None
+        self._depth_counts_before = DepthCounts()  # at the previous diagnostics window
+        self._people: PeoplePublisher | None = None
+        self._warned_empty_frame = False
 
     # -- steps: start = load_models + open_topics; stop ---------------------------------
 
@@ -213,8 +245,20 @@ class PoseNode(Node):
                 event_callbacks=SubscriptionEventCallbacks(
                     incompatible_qos=partial(self._on_incompatible_qos, "camera_info")))
 
+        if self._p("use_depth"):
+            if self._p("depth_min") >= self._p("depth_max"):
+                raise ValueError(f"depth_min ({self._p('depth_min')} m) must be below depth_max "
+                                 f"({self._p('depth_max')} m)")
+            # keep a few: the worker matches each colour frame to the depth image nearest its stamp
+            depth_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=4,
+                                   reliability=image_qos.reliability, durability=DurabilityPolicy.VOLATILE)
+            self._depth = DepthInput(self, depth_qos, float(self._p("depth_tolerance")), DepthOptions(
+                window_radius=int(self._p("depth_window")), min_depth=float(self._p("depth_min")),
+                max_depth=float(self._p("depth_max"))))
+
         out_qos = QoSProfile(depth=10)  # reliable, volatile: matches every subscriber
         self._outputs = PoseOutputs(self, out_qos, QoSProfile(depth=2))
+        self._people = PeoplePublisher(self, bool(self._p("publish_tf")), str(self._p("tf_prefix")))
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", out_qos)
 
         # Watchdogs run on the steady clock so they work with use_sim_time and no /clock.
@@ -232,7 +276,8 @@ class PoseNode(Node):
             f"tracking poses on '{self._image_sub.topic_name}' "
             f"({'reliable' if self._p('reliable') else 'best effort'}), "
             f"delegate {self._active_delegate()}, model {self._model_name()}, images converted by "
-            f"{'cv_bridge' if self._use_cv_bridge else 'the own converter'}")
+            f"{'cv_bridge' if self._use_cv_bridge else 'the own converter'}"
+            + (f", depth from '{self._depth.topic}'" if self._depth is not None else ""))
 
     def stop(self) -> None:
         """Stop the worker thread (it finishes the frame in progress)."""
@@ -249,10 +294,14 @@ class PoseNode(Node):
         for timer in self._timers:
             self.destroy_timer(timer)
         self._timers, self._no_image_timer = [], None
-        for sub in (self._image_sub, self._info_sub):
+        for sub in (self._image_sub, self._info_sub, self._depth.subscription if self._depth else None):
             if sub is not None:
                 self.destroy_subscription(sub)
         self._image_sub = self._info_sub = None
+        self._depth = None
+        if self._people is not None:
+            self._people.destroy()
+            self._people = None
         if self._outputs is not None:
             self._outputs.destroy()
             self._outputs = None
@@ -325,6 +374,7 @@ class PoseNode(Node):
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
+        self._camera_model(self._last_image_size)  # check it now: diagnostics say at once if it is usable
 
     def _on_incompatible_qos(self, which: str, info: QoSRequestedIncompatibleQoSInfo) -> None:
         sub = self._info_sub if which == "camera_info" else self._image_sub
@@ -415,6 +465,8 @@ class PoseNode(Node):
                                       throttle_duration_sec=5.0)
             return
         header = msg.header
+        if not header.frame_id:
+            self._fill_frame_id(header)
         stamp_ns = stamp_to_ns(header.stamp)
         if stamp_ns == 0:
             self.get_logger().warning("images have no header stamp: using the node clock instead "
@@ -431,9 +483,14 @@ class PoseNode(Node):
             self.get_logger().info("image stamp jumped back (looping bag or restarted clock?): tracker reset",
                                    once=True)
         height, width = rgb.shape[:2]
-        model = self._camera_model(width, height)
-        frame = FrameResult(header, rgb, poses, self._camera_points(poses, model), model is None)
-        self._outputs.publish(frame, self._output_options())
+        self._last_image_size = (width, height)
+        model = self._camera_model((width, height))
+        points, sources = self._camera_points(poses, model, header, (width, height))
+        frame = FrameResult(header, rgb, poses, points, model is None, sources)
+        array = self._outputs.publish(frame, self._output_options())
+        if self._people is not None:
+            primary = primary_index(poses)
+            self._people.publish(array, None if primary is None else array.poses[primary])
 
         now_ns = self.get_clock().now().nanoseconds
         with self._stats.lock:
@@ -446,8 +503,9 @@ class PoseNode(Node):
 
     # -- camera model ---------------------------------------------------------------------
 
-    def _camera_model(self, width: int, height: int) -> CameraModel | None:
-        """The checked intrinsics of the last CameraInfo for images of this size, or None."""
+    def _camera_model(self, image_size: tuple[int, int] | None) -> CameraModel | None:
+        """The checked intrinsics of the last CameraInfo for images of ``image_size`` (width,
+        height; None before the first image: the size is not checked), or None."""
         info = self._camera_info
         if info is None:
             if (not self._warned_no_camera_info and self._first_image_monotonic is not None
@@ -460,7 +518,7 @@ class PoseNode(Node):
             return None
         try:
             model = camera_model_from_info(info.k, info.d, info.distortion_model, info.width, info.height,
-                                           (width, height), info.p, bool(self._p("rectified")))
+                                           image_size, info.p, bool(self._p("rectified")))
         except CameraInfoError as e:
             self._camera_info_problem = str(e)
             self._warn_once(f"ignoring camera_info: {e}")
@@ -475,11 +533,41 @@ class PoseNode(Node):
             self._camera_info_warned.add(text)
             self.get_logger().warning(text)
 
-    @staticmethod
-    def _camera_points(poses: list[Pose], model: CameraModel | None) -> list[np.ndarray | None]:
+    def _camera_points(self, poses: list[Pose], model: CameraModel | None, header: Header,
+                       image_size: tuple[int, int],
+                       ) -> tuple[list[np.ndarray | None], list[np.ndarray | None] | None]:
+        """Camera points per person (PnP; measured where the matching depth image has them) and
+        their per-point sources (None: all PnP)."""
         if model is None:
-            return [None] * len(poses)
-        return [camera_frame_points(p.world, p.keypoints, model.k, model.d) for p in poses]
+            return [None] * len(poses), None
+        pnp = [camera_frame_points(p.world, p.keypoints, model.k, model.d) for p in poses]
+        if self._depth is None:
+            return pnp, None
+        depth = self._depth.for_image(header, *image_size)  # checked, counted and warned inside
+        if depth is None or not poses:
+            return pnp, None
+        got = self._depth.camera_points(depth, poses, model.k, model.d, pnp)
+        points: list[np.ndarray | None] = []
+        for r, c in zip(got, pnp, strict=True):
+            # no PnP solve and no depth on this person: no camera points, as without depth
+            points.append(None if c is None and not r.from_depth.any() else r.points)
+        sources = [r.source if pt is not None else None for r, pt in zip(got, points, strict=True)]
+        return points, sources
+
+    def _fill_frame_id(self, header: Header) -> None:
+        """An empty image frame_id: the frame_id parameter, said once either way."""
+        frame_id = str(self._p("frame_id"))
+        if not self._warned_empty_frame:
+            self._warned_empty_frame = True
+            if frame_id:
+                self.get_logger().warning(f"images have an empty frame_id: using frame_id '{frame_id}' "
+                                          "(the frame_id parameter)")
+            else:
+                self.get_logger().warning(
+                    "images have an empty frame_id: RViz cannot show markers and TF cannot place people in "
+                    "frame ''; fix the camera driver or set the frame_id parameter to the camera's optical "
+                    "frame")
+        header.frame_id = frame_id
 
     # -- diagnostics (executor thread, 1 Hz) ----------------------------------------------
 
@@ -503,10 +591,23 @@ class PoseNode(Node):
         warning = transport_loss_warning(window, bool(self._p("reliable")))
         if warning:
             self.get_logger().warning(warning, once=True)
-        diag = DiagnosticArray(status=[diagnostic_status(window, self._tracker_info())])
+        status = diagnostic_status(window, self._tracker_info())
+        if self._depth is not None:
+            self._add_depth_diagnostics(status)
+        diag = DiagnosticArray(status=[status])
         diag.header.stamp = self.get_clock().now().to_msg()
         if self._diag_pub is not None:
             self._diag_pub.publish(diag)
+
+
+    def _add_depth_diagnostics(self, status: DiagnosticStatus) -> None:
+        assert self._depth is not None
+        counts = self._depth.counts()
+        values, warning = depth_diagnostics(counts, self._depth_counts_before, self._depth.status())
+        self._depth_counts_before = counts
+        status.values.extend(KeyValue(key=k, value=v) for k, v in values.items())
+        if warning and status.level == DiagnosticStatus.OK:
+            status.level, status.message = DiagnosticStatus.WARN, warning
 
 
 # Errors that mean 'cannot start' (model, delegate, files): one log line, exit code 1.
