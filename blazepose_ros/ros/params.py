@@ -49,8 +49,9 @@ class ParamSpec:
     """One node parameter: default, description, limits, and whether it is fixed at start.
 
     ``float_range`` / ``int_range`` are inclusive. ``choices`` are the allowed strings.
-    ``dynamic_typing`` (float parameters only) also accepts integers (``rate:=30``); the
-    snapshot then holds the value as a float.
+    ``dynamic_typing`` also accepts integers: for a float parameter (``rate:=30``) the snapshot
+    holds the value as a float; for a string parameter (``source:=0``, which the command line
+    types as an integer) as its decimal text.
     """
 
     name: str
@@ -90,7 +91,7 @@ class ParamSpec:
             if self.float_range is not None:
                 return f"{kind} in [{self.float_range[0]:g}, {self.float_range[1]:g}]"
             return f"a finite {kind.removeprefix('a ')}"
-        return "a string"
+        return "a string or an integer" if self.dynamic_typing else "a string"
 
     def error(self, value: object) -> ParameterError:
         """The :class:`ParameterError` for a rejected ``value`` of this parameter."""
@@ -119,6 +120,8 @@ class ParamSpec:
             if self.int_range is not None and not self.int_range[0] <= value <= self.int_range[1]:
                 raise self.error(value)
             return value
+        if self.dynamic_typing and isinstance(value, int):
+            value = str(value)
         if not isinstance(value, str) or (self.choices and value not in self.choices):
             raise self.error(value)
         return value

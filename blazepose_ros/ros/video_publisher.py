@@ -12,7 +12,7 @@ Run::
     ros2 run blazepose_ros video_publisher --ros-args -p source:=0 -p rate:=15.0
 
 ``source`` is a video file, a folder of images (sorted by name), a single image, or a camera
-device index (``"0"``). Frames go out at the source rate (``rate`` = 0) or at ``rate`` Hz,
+device index (``source:=0``). Frames go out at the source rate (``rate`` = 0) or at ``rate`` Hz,
 paced by the steady clock; stamps come from the node clock, so they follow ``/clock`` with
 ``use_sim_time``. Without a calibration file the CameraInfo is an ideal pinhole with a
 horizontal field of view ``fov_deg``, square pixels and the principal point at the image
@@ -102,7 +102,7 @@ def load_camera_info(path: str | Path, width: int, height: int) -> tuple[CameraI
 
 PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("source", "0", "Video file, image folder (sorted by name), image file, or camera device "
-              "index (e.g. '0').", read_only=True),
+              "index (e.g. 0).", read_only=True, dynamic_typing=True),  # source:=0 arrives as an integer
     ParamSpec("rate", 0.0, "Publishing rate in Hz; 0 = the source's own rate (videos/cameras; image "
               "folders: 10 Hz). Can be changed while running.", float_range=(0.0, 1000.0),
               dynamic_typing=True),
