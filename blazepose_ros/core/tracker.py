@@ -1,9 +1,13 @@
-"""PoseTracker: the BlazePose detector-tracker loop (spec §8) with smoothing (spec §9).
+"""PoseTracker: the BlazePose detector-tracker loop with smoothing, for one or several people.
 
-One person. The detector runs only when there is no ROI from the previous
-frame (first frame, person lost) or in static-image mode; otherwise the ROI
-comes from the previous frame's *filtered* auxiliary landmarks. The track is
+num_poses = 1 (default) is the reference loop: the detector runs only when there is no
+ROI from the previous frame (first frame, person lost) or in static-image mode; otherwise
+the ROI comes from the previous frame's *filtered* auxiliary landmarks. The track is
 lost only through the landmark model's pose flag (<= min_tracking_confidence).
+
+num_poses > 1 (or a small-person search) runs :mod:`.multi_person`: one landmark run per
+tracked person on their own ROI, duplicate suppression and identities that stay with
+the person (docs/multi_person.md).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .geometry import NormRect
 from .inference import TFLiteModel
 from .landmarks import LandmarkOptions, LandmarkResult, PoseLandmarker, landmark_model_content
 from .models import COMPLEXITY_TO_MODEL, resolve_model
+from .multi_person import MultiPersonOptions, MultiPersonTracker
 from .pose_track import TrackFilters, finish_pose
 from .types import Pose
 
@@ -35,7 +40,7 @@ class TrackerOptions:
 
     static_image_mode: bool = False
     smooth: bool = True
-    aux_roi_scale: float = 1.25  # next ROI from aux points: scale, square_long (spec §8)
+    aux_roi_scale: float = 1.25  # next ROI from aux points: scale, square_long (docs/pipeline.md §8)
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -90,9 +95,19 @@ class PoseTracker:
             ambiguous scenes; ~0.2 ms slower per tracked frame (~0.4 ms with the detector).
             Default off: static mode and well-conditioned tracking already match
             MediaPipe within 1 px (docs/accuracy.md).
+        num_poses: most people tracked at once (MediaPipe Tasks' name). 1 = the reference
+            single-person loop, exactly; > 1 = :mod:`.multi_person`.
+        detection_interval: (num_poses > 1) seconds between whole-frame detector runs while
+            fewer than num_poses people are tracked (finding newcomers).
+        max_occlusion: (num_poses > 1) seconds a lost person's id waits to be re-identified.
+        small_person_tiles: None = off; ``(0, 0)`` = square tiles along the long side;
+            ``(nx, ny)`` = grid. Each detector run also searches one tile (round robin) to
+            find people too small for the whole-frame detector. Setting it selects the
+            multi-person loop even with num_poses = 1.
 
     :meth:`process` takes an RGB frame and its stamp in seconds (the image
-    stamp, not wall time) and returns a list with zero or one :class:`Pose`.
+    stamp, not wall time) and returns a list of :class:`Pose` (at most num_poses),
+    each with its person's ``id`` (unique per tracker, never reused, from 1).
     """
 
     def __init__(self, model: str | int | Path = "full", delegate: str = "cpu", num_threads: int = 1,
@@ -100,7 +115,9 @@ class PoseTracker:
                  min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
                  enable_segmentation: bool = False, refine_kernel_size: int = 9,
                  detector_model: str | Path | None = None,
-                 delegate_library: str | Path | None = None, reference_math: bool = False) -> None:
+                 delegate_library: str | Path | None = None, reference_math: bool = False,
+                 num_poses: int = 1, detection_interval: float = 0.2, max_occlusion: float = 1.0,
+                 small_person_tiles: tuple[int, int] | None = None) -> None:
         for name, v in (("min_detection_confidence", min_detection_confidence),
                         ("min_tracking_confidence", min_tracking_confidence)):
             if not 0.0 <= v <= 1.0:
@@ -134,10 +151,27 @@ class PoseTracker:
         self.landmark_runs = 0
         self.frames = 0
         self.last_timings: dict[str, float] = {}
+        self.multi: MultiPersonTracker | None = None
+        if int(num_poses) != num_poses or num_poses < 1:
+            raise ValueError(f"num_poses must be an integer >= 1, got {num_poses}")
+        if num_poses > 1 or small_person_tiles is not None:
+            tiles = None if small_person_tiles is None else tuple(int(v) for v in small_person_tiles)
+            self.multi = MultiPersonTracker(
+                self.detector, self.landmarker,
+                MultiPersonOptions(num_poses=int(num_poses), detection_interval=float(detection_interval),
+                                   max_occlusion=float(max_occlusion), small_person_tiles=tiles,
+                                   roi_iou=float(min_tracking_confidence)),
+                smooth=smooth, static=static_image_mode, aux_roi_scale=self.options.aux_roi_scale,
+                new_id=self._allocate_id)
+        self.num_poses = int(num_poses)
         self.resets = 0  # automatic resets inside process() (stamp backwards, size change)
         self.last_reset: str | None = None  # reason of a reset inside the last process() call
         self._next_id = 0
         self.reset()
+
+    def _allocate_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
 
     # --- state -----------------------------------------------------------------
     def reset(self) -> None:
@@ -147,10 +181,14 @@ class PoseTracker:
         self._size: tuple[int, int] | None = None
         self._last_ns: int | None = None
         self._filters.reset()
+        if self.multi is not None:
+            self.multi.reset()
 
     @property
     def tracking(self) -> bool:
-        """True when the next frame will reuse the previous ROI (detector skipped)."""
+        """True when the next frame will reuse a previous ROI (single person: detector skipped)."""
+        if self.multi is not None:
+            return bool(self.multi.tracked_ids) and not self.options.static_image_mode
         return self._rect is not None and not self.options.static_image_mode
 
     def _auto_reset(self, reason: str) -> None:
@@ -191,6 +229,15 @@ class PoseTracker:
         self._last_ns = t_ns
         self.frames += 1
         timings = {"detector": 0.0, "crop": 0.0, "landmark_invoke": 0.0, "decode": 0.0, "filters": 0.0}
+        if self.multi is not None:
+            m = self.multi
+            det0, lm0 = m.detector_runs, m.landmark_runs
+            poses = m.process(image, t_ns, timings)
+            self.detector_runs += m.detector_runs - det0
+            self.landmark_runs += m.landmark_runs - lm0
+            timings["total"] = time.perf_counter() - t_start
+            self.last_timings = timings
+            return poses
 
         static = self.options.static_image_mode
         rect = None if static else self._rect

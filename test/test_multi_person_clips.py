@@ -1,0 +1,254 @@
+"""Multi-person tracking on real footage against hand-checked identities (test/reference/identities_*.json).
+
+Counts per clip, on the checked frames: people taller than the size limit without a pose,
+identity switches (a person's id changes), id swaps (one id on two people), and checks
+that a briefly occluded person comes back with their id and that a newcomer gets a new id
+within a bounded number of frames. The occlusion is built from the real frames: one person
+is painted over with the background of a frame where they stand elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from blazepose_ros.core import PoseTracker
+
+pytestmark = [pytest.mark.unit, pytest.mark.slow, pytest.mark.timeout(600)]
+
+REF = Path(__file__).resolve().parent / "reference"
+MIN_HEIGHT = 80  # px: the issue's size limit (~80 px in a 768x576 street scene)
+NEWCOMER_FRAMES = 15  # a newcomer clear of the scenery has an id within this many frames
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        out.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+    return out
+
+
+def _reference(stem: str) -> dict:
+    path = REF / f"identities_{stem}.json"
+    if not path.exists():
+        pytest.skip(f"{path.name} not written yet")
+    return json.loads(path.read_text())
+
+
+def _inside_fraction(kp: np.ndarray, box: list[float]) -> float:
+    """Fraction of a pose's visible keypoints (visibility > 0.5) inside a box."""
+    vis = kp[:, 3] > 0.5
+    if not vis.any():
+        return 0.0
+    x0, y0, x1, y1 = box
+    xy = kp[vis, :2]
+    inside = (xy[:, 0] >= x0) & (xy[:, 0] < x1) & (xy[:, 1] >= y0) & (xy[:, 1] < y1)
+    return float(inside.mean())
+
+
+def match_people(poses: list, people: list[dict], min_inside: float = 0.7) -> dict[str, int]:
+    """letter -> pose id: each annotated person gets the pose with most visible keypoints in
+    their box (greedy, best pairs first), if at least ``min_inside`` of them are inside and
+    the pose's mid-hip is inside the box."""
+    pairs = []
+    for li, person in enumerate(people):
+        x0, y0, x1, y1 = person["box"]
+        for pi, p in enumerate(poses):
+            hip = (p.keypoints[23, :2] + p.keypoints[24, :2]) / 2
+            if not (x0 <= hip[0] < x1 and y0 <= hip[1] < y1):
+                continue
+            f = _inside_fraction(p.keypoints, person["box"])
+            if f >= min_inside:
+                pairs.append((f, li, pi))
+    out: dict[str, int] = {}
+    used: set[int] = set()
+    for _, li, pi in sorted(pairs, reverse=True):
+        letter = people[li]["person"]
+        if letter in out or pi in used:
+            continue
+        out[letter] = poses[pi].id
+        used.add(pi)
+    return out
+
+
+def score_run(ref: dict, poses_per_frame: list[list]) -> dict:
+    """Misses (visible person taller than MIN_HEIGHT, not occluded, without a pose),
+    identity switches and id swaps over the checked frames."""
+    misses, switches, swaps = [], [], []
+    last_id: dict[str, int] = {}
+    owner: dict[int, str] = {}
+    for key in sorted(ref["frames"], key=int):
+        fi = int(key)
+        people = ref["frames"][key]
+        got = match_people(poses_per_frame[fi], people)
+        for person in people:
+            letter = person["person"]
+            height = person["box"][3] - person["box"][1]
+            if letter not in got:
+                if height >= MIN_HEIGHT and not person.get("occluded", False):
+                    misses.append((fi, letter))
+                continue
+            pid = got[letter]
+            if letter in last_id and last_id[letter] != pid:
+                switches.append((fi, letter, last_id[letter], pid))
+            last_id[letter] = pid
+            if owner.setdefault(pid, letter) != letter:
+                swaps.append((fi, pid, owner[pid], letter))
+    return {"misses": misses, "switches": switches, "swaps": swaps, "ids": dict(last_id)}
+
+
+@pytest.fixture(scope="module")
+def sports2d(data_dir) -> list[np.ndarray]:
+    frames = _frames(data_dir / "sports2d_demo.mp4")
+    assert len(frames) == 230
+    return frames
+
+
+@pytest.fixture(scope="module")
+def sports2d_run(sports2d) -> tuple[PoseTracker, list[list]]:
+    t = PoseTracker(num_poses=3, small_person_tiles=(0, 0))
+    return t, [t.process(f, i / 30.0) for i, f in enumerate(sports2d)]
+
+
+def test_sports2d_everyone_found_and_identities_kept(sports2d_run):
+    ref = _reference("sports2d_demo")
+    tracker, run = sports2d_run
+    s = score_run(ref, run)
+    # the somersault (upside down, 170-186) is outside what BlazePose models: allowed misses
+    misses = [m for m in s["misses"] if not 166 <= m[0] <= 188]
+    assert not misses, misses
+    assert not s["switches"], s["switches"]
+    assert not s["swaps"], s["swaps"]
+    assert set(s["ids"]) == {"A", "B"}
+    assert len(set(s["ids"].values())) == 2
+    m = tracker.multi
+    assert m is not None and m.reidentified >= 1  # the man came back after the jump with his id
+
+
+def test_sports2d_newcomer_gets_a_new_id_quickly(sports2d_run):
+    ref = _reference("sports2d_demo")
+    _, run = sports2d_run
+    enter = next(e for e in ref["events"] if e["kind"] == "enter" and e["persons"] == ["B"])
+    ids_before = {p.id for frame in run[: enter["from"]] for p in frame}
+    clear = enter["to"]  # clear of the trunk from here
+    for fi in range(clear, clear + NEWCOMER_FRAMES):
+        people = [p for p in ref["frames"].get(str(fi), [])]
+        if not people:
+            continue
+        got = match_people(run[fi], people)
+        if "B" in got:
+            assert got["B"] not in ids_before
+            break
+    else:
+        pytest.fail(f"no new id for B within {NEWCOMER_FRAMES} frames of {clear}")
+
+
+def test_sports2d_num_poses_1_is_the_reference_loop(sports2d):
+    """num_poses = 1 without tiles keeps the single-person loop (no multi-person machinery)."""
+    t = PoseTracker()
+    assert t.multi is None
+    poses = [t.process(f, i / 30.0) for i, f in enumerate(sports2d[:40])]
+    assert all(len(p) <= 1 for p in poses)
+
+
+def _mask_person(frames: list[np.ndarray], box: list[float], fi: int, background: np.ndarray) -> np.ndarray:
+    """Frame ``fi`` with the box (grown by 10 %) replaced by the same pixels of ``background``."""
+    x0, y0, x1, y1 = box
+    mx, my = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+    h, w = frames[fi].shape[:2]
+    a0, b0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
+    a1, b1 = min(w, int(x1 + mx)), min(h, int(y1 + my))
+    out = frames[fi].copy()
+    out[b0:b1, a0:a1] = background[b0:b1, a0:a1]
+    return out
+
+
+def test_sports2d_person_occluded_for_under_a_second_keeps_the_id(sports2d):
+    """The walking woman is painted over (with the background from a frame where she is
+    elsewhere) for 20 frames (0.67 s) of her walk: she comes back with her id."""
+    ref = _reference("sports2d_demo")
+    start, n = 100, 20
+    boxes = {}
+    for key, people in ref["frames"].items():
+        for p in people:
+            if p["person"] == "B":
+                boxes[int(key)] = p["box"]
+    # her box on every frame of the window: interpolate the checked ones
+    keys = sorted(boxes)
+    background = sports2d[60]  # she is at the right edge then, far from the window's boxes
+
+    def box_at(fi: int) -> list[float]:
+        lo = max(k for k in keys if k <= fi)
+        hi = min(k for k in keys if k >= fi)
+        if lo == hi:
+            return boxes[lo]
+        a = (fi - lo) / (hi - lo)
+        return [(1 - a) * u + a * v for u, v in zip(boxes[lo], boxes[hi], strict=True)]
+
+    t = PoseTracker(num_poses=3, small_person_tiles=(0, 0))
+    ids_b = []
+    hidden_poses = []
+    for i in range(0, start + n + 30):
+        frame = sports2d[i]
+        if start <= i < start + n:
+            frame = _mask_person(sports2d, box_at(i), i, background)
+        poses = t.process(frame, i / 30.0)
+        if start <= i < start + n:
+            b = box_at(i)
+            hidden_poses += [p for p in poses if b[0] <= (p.keypoints[23, 0] + p.keypoints[24, 0]) / 2 < b[2]
+                             and b[1] <= (p.keypoints[23, 1] + p.keypoints[24, 1]) / 2 < b[3]]
+        elif str(i) in ref["frames"]:
+            got = match_people(poses, [p for p in ref["frames"][str(i)] if p["person"] == "B"])
+            if "B" in got:
+                ids_b.append((i, got["B"]))
+    assert not hidden_poses  # the mask really hides her
+    before = [pid for i, pid in ids_b if i < start]
+    after = [pid for i, pid in ids_b if i >= start + n]
+    assert before and after, ids_b
+    assert after[0] == before[-1], ids_b
+    assert t.multi.reidentified >= 1
+
+
+# Known misses: the background woman C (cam01: at the left frame edge, her arm cut by it;
+# cam02: behind A next to an anatomical skeleton model) is found late or not at all.
+KNOWN_MISSES = {"pose2sim_multi_cam01": {"C"}, "pose2sim_multi_cam02": {"C"}}
+_pose2sim_runs: dict[str, tuple[dict, dict]] = {}
+
+
+def _pose2sim(cam: int, data_dir: Path) -> tuple[dict, dict]:
+    stem = f"pose2sim_multi_cam0{cam}"
+    if stem not in _pose2sim_runs:
+        ref = _reference(stem)
+        frames = _frames(data_dir / f"{stem}.mp4")
+        t = PoseTracker(num_poses=len(ref["people"]), small_person_tiles=(0, 0))
+        run = [t.process(f, i / 60.0) for i, f in enumerate(frames)]
+        _pose2sim_runs[stem] = (ref, score_run(ref, run))
+    return _pose2sim_runs[stem]
+
+
+@pytest.mark.parametrize("cam", [1, 2, 3, 4])
+def test_pose2sim_identities(cam, data_dir):
+    """Two people side by side and crossing on a platform (boxes overlap in every frame)."""
+    _, s = _pose2sim(cam, data_dir)
+    assert not s["switches"], s["switches"]
+    assert not s["swaps"], s["swaps"]
+    known = KNOWN_MISSES.get(f"pose2sim_multi_cam0{cam}", set())
+    misses = [m for m in s["misses"] if m[1] not in known]
+    assert not misses, misses
+    assert len(set(s["ids"]) - known) >= 2
+
+
+@pytest.mark.xfail(strict=True, reason="the background woman at the frame edge / behind A is not found "
+                                       "on every checked frame (docs/multi_person.md, limits)")
+@pytest.mark.parametrize("cam", [1, 2])
+def test_pose2sim_background_person_found(cam, data_dir):
+    _, s = _pose2sim(cam, data_dir)
+    assert not s["misses"], s["misses"]

@@ -1,0 +1,169 @@
+"""Pure geometry and identity functions of the multi-person tracker (core/association.py,
+core/identity.py), on real poses where a pose is needed (bus.jpg's man, sports2d frames)."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from blazepose_ros.core import PoseTracker
+from blazepose_ros.core.association import (
+    box_iou,
+    detection_matches_pose,
+    greedy_match,
+    hip_center,
+    keypoint_box,
+    poses_overlap,
+    rect_box,
+    rotated_rect_box,
+    same_torso,
+    tile_boxes,
+    torso_length,
+)
+from blazepose_ros.core.geometry import F32, NormRect
+from blazepose_ros.core.identity import (
+    Appearance,
+    ReidRule,
+    histogram_distance,
+    observe,
+    reid_cost,
+    torso_histogram,
+)
+from blazepose_ros.core.multi_person import MultiPersonOptions
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def bus_pose(data_dir):
+    img = cv2.cvtColor(cv2.imread(str(data_dir / "bus.jpg")), cv2.COLOR_BGR2RGB)
+    return img, PoseTracker(static_image_mode=True).process(img, 0.0)[0].keypoints
+
+
+def test_box_iou_cases():
+    a = np.array([0, 0, 10, 10.0])
+    assert box_iou(a, a) == 1.0
+    assert box_iou(a, np.array([10, 0, 20, 10.0])) == 0.0  # touching
+    assert box_iou(a, np.array([5, 0, 15, 10.0])) == pytest.approx(50 / 150)
+    assert box_iou(a, np.array([3, 3, 3, 8.0])) == 0.0  # empty box
+
+
+def test_rect_boxes():
+    r = NormRect(F32(0.5), F32(0.5), F32(0.2), F32(0.4), F32(0.0))
+    np.testing.assert_allclose(rect_box(r, 100, 50), [40, 15, 60, 35])
+    r90 = NormRect(F32(0.5), F32(0.5), F32(0.4), F32(0.2), F32(math.pi / 2))  # 40 x 20 px
+    np.testing.assert_allclose(rect_box(r90, 100, 100), [30, 40, 70, 60], atol=1e-4)  # rotation ignored
+    np.testing.assert_allclose(rotated_rect_box(r90, 100, 100), [40, 30, 60, 70], atol=1e-4)
+
+
+def test_same_pose_overlaps_and_shifted_pose_does_not(bus_pose):
+    _, kp = bus_pose
+    assert poses_overlap(kp, kp)
+    t = torso_length(kp)
+    assert t > 50
+    jitter = kp.copy()
+    jitter[:, :2] += np.random.default_rng(0).normal(0, 0.03 * t, (33, 2))
+    assert poses_overlap(kp, jitter)
+    beside = kp.copy()
+    beside[:, 0] += 1.2 * t  # someone standing next to him
+    assert not poses_overlap(kp, beside) and not same_torso(kp, beside)
+    close = kp.copy()
+    close[:, 0] += 0.4 * t  # crossing: overlapping bodies, different people
+    assert not same_torso(kp, close)
+
+
+def test_detection_matches_pose(bus_pose):
+    _, kp = bus_pose
+    hip = hip_center(kp)
+    sh = (kp[11, :2] + kp[12, :2]) / 2
+    assert detection_matches_pose(hip, sh, kp)
+    t = torso_length(kp)
+    assert not detection_matches_pose(hip + np.array([0.5 * t, 0.0]), sh, kp)
+
+
+def test_greedy_match_takes_cheapest_pairs_once():
+    cost = np.array([[0.1, 0.2], [0.05, 3.0], [np.inf, 0.4]])
+    assert sorted(greedy_match(cost, 1.0)) == [(0, 1), (1, 0)]  # 0.05 first, then 0.2; row 2 left
+    assert greedy_match(cost, 0.01) == []
+    assert greedy_match(np.zeros((0, 3)), 1.0) == []
+
+
+@pytest.mark.parametrize(("w", "h", "grid", "n"), [(1768, 994, (0, 0), 2), (1088, 1920, (0, 0), 2),
+                                                   (640, 640, (0, 0), 1), (768, 576, (2, 2), 4),
+                                                   (768, 576, (3, 2), 6)])
+def test_tiles_cover_the_frame(w, h, grid, n):
+    tiles = tile_boxes(w, h, grid)
+    assert len(tiles) == n
+    cover = np.zeros((h, w), bool)
+    for x0, y0, x1, y1 in tiles:
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+        cover[y0:y1, x0:x1] = True
+    assert cover.all()
+    if grid == (0, 0):
+        assert all(x1 - x0 == y1 - y0 == min(w, h) for x0, y0, x1, y1 in tiles)
+
+
+def test_tile_errors():
+    with pytest.raises(ValueError):
+        tile_boxes(100, 100, (0, 2))
+    with pytest.raises(ValueError):
+        tile_boxes(100, 100, (2, 2), overlap=1.0)
+
+
+def test_torso_histogram_is_cheap_normalised_and_discriminates(bus_pose):
+    img, kp = bus_pose
+    h = torso_histogram(img, kp)
+    assert h is not None and h.dtype == np.float32 and h.sum() == pytest.approx(1.0, abs=1e-5)
+    assert histogram_distance(h, h) == pytest.approx(0.0, abs=1e-3)
+    recoloured = img.copy()
+    recoloured[..., 0] = 255 - recoloured[..., 0]  # a different shirt
+    assert histogram_distance(h, torso_histogram(recoloured, kp)) > 0.3
+    assert histogram_distance(h, None) == 0.5
+    off = kp.copy()
+    off[:, :2] -= 5000  # outside the image
+    assert torso_histogram(img, off) is None
+
+
+def test_reid_cost_gates(bus_pose):
+    img, kp = bus_pose
+    hist = torso_histogram(img, kp)
+    known = observe(kp, hist, 1.0)
+    t = known.size
+    assert reid_cost(known, observe(kp, hist, 1.3)) == pytest.approx(0.0, abs=1e-6)
+    moved = kp.copy()
+    moved[:, 0] += 3 * t
+    rule = ReidRule()
+    assert math.isinf(reid_cost(known, observe(moved, hist, 1.1), rule))  # too far for 0.1 s
+    assert math.isfinite(reid_cost(known, observe(moved, hist, 1.6), rule))  # walking for 0.6 s
+    walking = Appearance(hip=known.hip, velocity=np.array([5 * t, 0.0]), size=t, hist=hist, stamp=1.0)
+    assert math.isfinite(reid_cost(walking, observe(moved, hist, 1.6), rule))
+    assert math.isinf(reid_cost(Appearance(known.hip, np.array([-5 * t, 0.0]), t, hist, 1.0),
+                                observe(moved, hist, 1.6), rule))  # walked the other way
+    bigger = kp.copy()
+    bigger[:, :2] = hip_center(kp) + 2.0 * (kp[:, :2] - hip_center(kp))
+    assert math.isinf(reid_cost(known, observe(bigger, hist, 1.1), rule))  # twice the size
+    other = np.zeros_like(hist)
+    other[int(np.argmin(hist))] = 1.0
+    assert math.isinf(reid_cost(known, observe(kp, other, 1.1), rule))  # someone else's colours
+
+
+def test_keypoint_box(bus_pose):
+    _, kp = bus_pose
+    b = keypoint_box(kp)
+    assert b[0] < hip_center(kp)[0] < b[2] and b[1] < hip_center(kp)[1] < b[3]
+
+
+def test_options_validation():
+    with pytest.raises(ValueError):
+        MultiPersonOptions(num_poses=0)
+    with pytest.raises(ValueError):
+        MultiPersonOptions(max_occlusion=-1)
+    with pytest.raises(ValueError):
+        MultiPersonOptions(small_person_tiles=(0, 3))
+    with pytest.raises(ValueError):
+        PoseTracker(num_poses=0)
+    with pytest.raises(ValueError):
+        PoseTracker(num_poses=2.5)
