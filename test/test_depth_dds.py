@@ -173,3 +173,31 @@ def test_depth_over_dds(graph: Graph, start_node) -> None:
     assert (np.asarray(got.poses[0].camera_point_sources) == DEPTH).sum() >= 25
     node.assert_running()
     assert "Traceback" not in node.stderr()
+
+
+def test_tf_frames_where_tf2_is_importable(graph: Graph, start_node) -> None:
+    """With tf2_ros (any ROS 2 install; not this repository's PyPI wheels) each person is a TF frame."""
+    pytest.importorskip("tf2_ros")
+    from tf2_msgs.msg import TFMessage
+
+    scene = make_scene()
+    h, w = scene.rgb.shape[:2]
+    node: NodeProcess = start_node("/t_tf", params={"reliable": True})
+    image_pub = graph.node.create_publisher(Image, node.topic("image"), RELIABLE)
+    info_pub = graph.node.create_publisher(CameraInfo, node.topic("camera_info"), RELIABLE)
+    tf = graph.subscribe(TFMessage, "/tf")
+    poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
+    graph.wait_connected(image_pub, node, [node.topic("pose_node/poses"), "/tf"])
+    graph.spin_until(lambda: info_pub.get_subscription_count() >= 1, 10, "camera_info subscription", node)
+    info_pub.publish(camera_info_msg(w, h, 1.0))
+    stamp = [5.0]
+
+    def tf_of_person() -> bool:
+        stamp[0] += 0.1
+        image_pub.publish(image_msg(scene.rgb, stamp[0], frame_id=FRAME))
+        graph.spin_for(0.3)
+        ids = {p.id for _, m in poses for p in m.poses if p.has_camera_points}
+        return any(t.child_frame_id in {f"body_{i}" for i in ids} and t.header.frame_id == FRAME
+                   for _, m in tf for t in m.transforms)
+
+    graph.spin_until(tf_of_person, 30, "a body_<id> TF frame under the image frame", node)

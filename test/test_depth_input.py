@@ -49,6 +49,7 @@ def test_matches_by_stamp_and_counts_each_problem(depth_input):
     assert d.status() == "no" and d.for_image(_header(1_000_000_000), 8, 6) is None
     assert d.counts() == DepthCounts()  # nothing received yet is not a mismatch
     d._on_depth(_depth(1_010_000_000))  # the subscription callback
+    assert d.status() == "received, not used yet"
     got = d.for_image(_header(1_000_000_000), 8, 6)
     assert got is not None and got.stamp_dt_s == pytest.approx(0.01)
     np.testing.assert_allclose(got.depth_m, 1.5)

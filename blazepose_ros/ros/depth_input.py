@@ -91,12 +91,15 @@ class DepthInput:
             return self._counts
 
     def status(self) -> str:
-        """Diagnostics ``depth``: "yes", "no" (nothing received) or "ignored: <last problem>"."""
+        """Diagnostics ``depth``: "yes" (the last colour frame had usable depth), "no" (nothing
+        received), "ignored: <the last frame's problem>" or "received, not used yet"."""
         with self._lock:
             c, problem = self._counts, self._last_problem
         if c.received == 0:
             return "no"
-        return f"ignored: {problem}" if problem else "yes"
+        if problem:
+            return f"ignored: {problem}"
+        return "yes" if c.used else "received, not used yet"
 
     def _add(self, **inc: int) -> None:
         with self._lock:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -164,6 +165,44 @@ PARAMS: tuple[ParamSpec, ...] = (
 PARAM_SPECS = {p.name: p for p in PARAMS}
 
 
+SHM_SEGMENT_MIB = 64  # config/fastdds_large_frames.xml: room for two frames of up to ~31 MiB
+
+
+@dataclass(frozen=True)
+class FrameSize:
+    """Size of one received image message (width/height 0 for compressed images)."""
+
+    width: int
+    height: int
+    encoding: str
+    nbytes: int
+
+    @staticmethod
+    def of(msg: Image | CompressedImage) -> FrameSize:
+        if isinstance(msg, CompressedImage):
+            return FrameSize(0, 0, msg.format, len(msg.data))
+        return FrameSize(msg.width, msg.height, msg.encoding, len(msg.data))
+
+
+def first_loss_warning(lost: int, topic: str, frame: FrameSize | None, reliable: bool) -> str:
+    """What to log at the first image lost in transport: the frame size and how to fix it."""
+    if frame is None:
+        size = "no image has arrived yet, so their size is unknown"
+    else:
+        mib = frame.nbytes / (1 << 20)
+        shape = f"{frame.width}x{frame.height} " if frame.width else ""
+        size = f"the images are {shape}{frame.encoding}, {mib:.1f} MiB"
+        if mib > SHM_SEGMENT_MIB / 2 - 1:
+            size += (f" (more than that profile's {SHM_SEGMENT_MIB} MiB segment holds twice: raise its "
+                     "segment_size)")
+    return (f"{lost} image(s) on '{topic}' lost in transport before reaching this node; {size}. "
+            "Between processes Fast DDS drops best-effort images that do not fit its shared-memory "
+            "segment (512 KiB by default): start the camera node (the sender) with "
+            "FASTDDS_DEFAULT_PROFILES_FILE=<blazepose_ros share>/config/fastdds_large_frames.xml, or "
+            "subscribe to compressed images (compressed:=true)"
+            + ("" if reliable else ", or set reliable:=true if the camera publishes RELIABLE"))
+
+
 class PoseNode(Node):
     """Thin ROS wrapper around ``blazepose_ros.core.PoseTracker`` (see the module doc)."""
 
@@ -196,6 +235,9 @@ class PoseNode(Node):
         self._timed_out = False
         self._warned_no_camera_info = False
         self._last_image_size: tuple[int, int] | None = None  # (width, height) of the last image
+        self._last_frame: FrameSize | None = None  # of the last received message, for the loss warning
+        self._loss_warned = False
+        self._loss_unwarned = 0  # images lost before any arrived: warned with the size of the first one
         # depth and people (open_topics)
         self._depth: DepthInput | None = None
         self._depth_counts_before = DepthCounts()  # at the previous diagnostics window
@@ -369,6 +411,9 @@ class PoseNode(Node):
                 self._stats.last_image_monotonic = now
             self._pending = msg
             self._cond.notify()
+        self._last_frame = FrameSize.of(msg)
+        if self._loss_unwarned:
+            self._warn_first_loss(self._loss_unwarned)
         if self._first_image_monotonic is None:
             self._first_image_monotonic = now
 
@@ -393,6 +438,16 @@ class PoseNode(Node):
     def _on_message_lost(self, info: QoSMessageLostInfo) -> None:
         with self._stats.lock:
             self._stats.set(lost=info.total_count)
+        if not self._loss_warned:  # at the first loss, not after a diagnostics window
+            if self._last_frame is None:
+                self._loss_unwarned = info.total_count  # its size comes with the first image that arrives
+            else:
+                self._warn_first_loss(info.total_count)
+
+    def _warn_first_loss(self, lost: int) -> None:
+        self._loss_warned, self._loss_unwarned = True, 0
+        self.get_logger().warning(first_loss_warning(lost, self._image_topic(), self._last_frame,
+                                                     bool(self._p("reliable"))))
 
     def _image_topic(self) -> str:
         return self._image_sub.topic_name if self._image_sub is not None else "image"
@@ -603,7 +658,9 @@ class PoseNode(Node):
     def _add_depth_diagnostics(self, status: DiagnosticStatus) -> None:
         assert self._depth is not None
         counts = self._depth.counts()
-        values, warning = depth_diagnostics(counts, self._depth_counts_before, self._depth.status())
+        usable = self._camera_info is not None and self._camera_info_problem is None
+        text = self._depth.status() if usable else "not used: no usable camera_info to back-project it with"
+        values, warning = depth_diagnostics(counts, self._depth_counts_before, text)
         self._depth_counts_before = counts
         status.values.extend(KeyValue(key=k, value=v) for k, v in values.items())
         if warning and status.level == DiagnosticStatus.OK:
