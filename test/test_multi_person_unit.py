@@ -167,3 +167,23 @@ def test_options_validation():
         PoseTracker(num_poses=0)
     with pytest.raises(ValueError):
         PoseTracker(num_poses=2.5)
+
+
+def test_births_deaths_and_ids_across_rebuilds(data_dir):
+    """Single-person loop: a birth per track, a death when it is lost; a rebuilt tracker
+    continues the ids (unique per node run)."""
+    bus = cv2.cvtColor(cv2.imread(str(data_dir / "bus.jpg")), cv2.COLOR_BGR2RGB)
+    t = PoseTracker()
+    assert (t.births, t.deaths, t.live_ids) == (0, 0, [])
+    p = t.process(bus, 0.0)[0]
+    assert (t.births, t.deaths, t.live_ids) == (1, 0, [p.id])
+    assert t.process(np.zeros_like(bus), 0.1) == []  # lost
+    assert (t.births, t.deaths, t.live_ids) == (1, 1, [])
+    t.process(bus, 0.2)
+    rebuilt = PoseTracker(num_poses=2)
+    rebuilt.take_ids_from(t)
+    assert rebuilt.deaths == 2  # the lost one and the one tracked when rebuilt
+    q = rebuilt.process(bus, 0.3)
+    assert q and min(x.id for x in q) == 3 and rebuilt.births >= 3
+    rebuilt.reset()
+    assert rebuilt.deaths == 2 + len(q) and rebuilt.live_ids == []

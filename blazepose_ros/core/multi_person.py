@@ -184,7 +184,10 @@ class MultiPersonTracker:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every person (ids are not reused afterwards)."""
+        """Forget every person (their ids end; ids are not reused afterwards)."""
+        for tr in getattr(self, "_tracks", []) + getattr(self, "_lost", []):
+            self.deaths += 1
+            self.last_deaths.append(tr.id)
         self._tracks: list[_Track] = []
         self._lost: list[_Track] = []
         self._last_detection: float | None = None

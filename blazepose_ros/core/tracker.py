@@ -167,6 +167,7 @@ class PoseTracker:
         self.resets = 0  # automatic resets inside process() (stamp backwards, size change)
         self.last_reset: str | None = None  # reason of a reset inside the last process() call
         self._next_id = 0
+        self._deaths = 0
         self.reset()
 
     def _allocate_id(self) -> int:
@@ -175,7 +176,9 @@ class PoseTracker:
 
     # --- state -----------------------------------------------------------------
     def reset(self) -> None:
-        """Forget the track and every filter state (counters are kept)."""
+        """Forget the track and every filter state (counters are kept; ids are not reused)."""
+        if getattr(self, "_track_id", 0):
+            self._deaths += 1
         self._rect: NormRect | None = None
         self._track_id = 0
         self._size: tuple[int, int] | None = None
@@ -191,12 +194,40 @@ class PoseTracker:
             return bool(self.multi.tracked_ids) and not self.options.static_image_mode
         return self._rect is not None and not self.options.static_image_mode
 
+    @property
+    def births(self) -> int:
+        """Person ids given so far (by this tracker and those it took its ids from)."""
+        return self._next_id
+
+    @property
+    def deaths(self) -> int:
+        """Person ids that ended: lost (single person), not re-identified within
+        max_occlusion (several people), or cleared by a reset."""
+        return self._deaths + (self.multi.deaths if self.multi is not None else 0)
+
+    @property
+    def live_ids(self) -> list[int]:
+        """Ids of the people tracked now, and (several people) of those lost but still
+        waiting to be re-identified."""
+        if self.multi is not None:
+            return sorted(self.multi.tracked_ids + self.multi.lost_ids)
+        return [self._track_id] if self._track_id else []
+
+    def take_ids_from(self, other: PoseTracker) -> None:
+        """Continue another tracker's ids and birth/death counts (a rebuilt tracker, e.g. on
+        a parameter change): ids stay unique per node run. The other's live ids end."""
+        self._next_id = max(self._next_id, other._next_id)
+        self._deaths += other.deaths + len(other.live_ids)
+
     def _auto_reset(self, reason: str) -> None:
         self.reset()
         self.resets += 1
         self.last_reset = reason
 
     def _lose_track(self) -> None:
+        if self._track_id:
+            self._deaths += 1
+        self._track_id = 0
         self._rect = None
         self._filters.lose()
 
@@ -250,8 +281,9 @@ class PoseTracker:
             if dets:
                 rect = detection_to_rect(dets[0], w, h, self.detector.options)
                 from_detector = True
-                self._next_id += 1
-                self._track_id = self._next_id
+                if self._track_id:  # static mode: the previous detection's id ends
+                    self._deaths += 1
+                self._track_id = self._allocate_id()
 
         result: LandmarkResult | None = None
         if rect is not None:
