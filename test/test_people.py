@@ -173,3 +173,19 @@ def test_pose_stamped_and_transforms(frame):
         assert body_transforms(array) == []  # TF has no frame ''
     finally:
         array.header.frame_id = "camera_color_optical_frame"
+
+
+def test_gesture_node_follow_mode_uses_the_depth_position(scene, frame):
+    """gesture_node's follow_command reads the hip camera points: with depth they are measured, so
+    the distance it keeps is the measured one (here 2.4 m), not the PnP estimate."""
+    from blazepose_ros.ros.gesture_node import follow_command
+
+    array = frame[0]
+    gains = dict(distance=1.5, linear_gain=1.0, angular_gain=1.0, distance_deadband=0.0, angle_deadband=0.0,
+                 hfov=1.0, allow_reverse=False)
+    with_depth, src = follow_command(array.poses[0], **gains)
+    pnp_only, _ = follow_command(array.poses[1], **gains)
+    assert src == "3d"
+    hip_z_truth = scene.truth()[[LH, RH], 2].mean()
+    assert with_depth[0] == pytest.approx(hip_z_truth - 1.5, abs=0.03)  # forward speed = gain * range error
+    assert abs(pnp_only[0] - (hip_z_truth - 1.5)) > abs(with_depth[0] - (hip_z_truth - 1.5))
