@@ -1,16 +1,20 @@
 # Two commands on a fresh machine:
 #   make demo   sample video of real people -> video_publisher -> pose_node -> gesture_node (real ROS 2 graph)
-#   make test   unit, property and real-DDS integration tests + lint
+#   make test   unit, property and real-DDS integration tests + lint (the CI command)
+#   make test-fast   the in-process unit tests only (-m "unit and not slow"), in seconds
 SHELL := /bin/bash
 ENV := . scripts/env.sh &&
 
-.PHONY: setup test demo lint bench clean
+.PHONY: setup test test-fast demo lint bench clean
 setup:
 	bash scripts/setup.sh
 
 test: setup
 	$(ENV) python -m pytest test -q -p no:cacheprovider
 	$(ENV) ruff check .
+
+test-fast: setup
+	$(ENV) python -m pytest test -q -p no:cacheprovider -m "unit and not slow"
 
 lint: setup
 	$(ENV) ruff check .

@@ -12,6 +12,8 @@ import pytest
 
 from blazepose_ros.cli import main
 
+pytestmark = pytest.mark.unit
+
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "blazepose_ros.cli", *args], capture_output=True,

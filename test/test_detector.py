@@ -26,6 +26,8 @@ from blazepose_ros.core.detector import (
 from blazepose_ros.core.inference import TFLiteModel
 from blazepose_ros.core.models import resolve_model
 
+pytestmark = pytest.mark.unit
+
 F32 = np.float32
 
 

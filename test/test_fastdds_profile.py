@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import pytest
 
+pytestmark = pytest.mark.dds
+
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "config" / "fastdds_large_frames.xml"
 NS = {"dds": "http://www.eprosima.com"}

@@ -19,6 +19,8 @@ from blazepose_ros.core.filters import (
     one_euro_alpha,
 )
 
+pytestmark = pytest.mark.unit
+
 DT_NS = 33_333_000  # MediaPipe's Python solution: 33 333 µs per process() call
 
 

@@ -29,6 +29,8 @@ from blazepose_ros.core.geometry import (
 )
 from blazepose_ros.core.landmarks import refine_from_heatmap
 
+pytestmark = pytest.mark.unit
+
 
 def apply_h(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     p = np.c_[pts, np.ones(len(pts))] @ m.T

@@ -50,6 +50,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 import gesture_poses as gp  # noqa: E402
 
+pytestmark = pytest.mark.dds
+
 ROOT = HERE.parent
 CONFIG = ROOT / "config" / "gestures.yaml"
 BASES = gp.load_bases()

@@ -26,6 +26,8 @@ from blazepose_ros.core.gestures import (
     static_scores,
 )
 
+pytestmark = pytest.mark.unit
+
 FPS = 30.0
 BASES = gp.load_bases()
 BASE_NAMES = sorted(BASES)

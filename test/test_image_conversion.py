@@ -32,6 +32,8 @@ from blazepose_ros.ros.image_conversion import (
     rgb_to_image_msg,
 )
 
+pytestmark = pytest.mark.unit
+
 PAD_BYTE = 0xAB
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from blazepose_ros.ros.malloc_tuning import keep_frame_memory
 
+pytestmark = pytest.mark.dds
+
 PROBE = Path(__file__).with_name("frame_fault_probe.py")
 FRAME_PAGES = 1280 * 720 * 3 // 4096  # 675 pages of 4 KiB in one rgb8 frame
 

@@ -20,6 +20,8 @@ from blazepose_ros.ros.markers import (
     side_rgba,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def make_pose(pid: int, seed: int = 0, visibility: float = 0.9) -> Pose:
     rng = np.random.default_rng(seed)

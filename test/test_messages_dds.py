@@ -19,6 +19,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 from msg_samples import sample_pose_msg  # noqa: E402
 
+pytestmark = pytest.mark.dds
+
 
 def _fields(msg) -> object:
     """Flatten a message to nested plain values, floats rounded to float32."""

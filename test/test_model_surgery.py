@@ -12,6 +12,8 @@ from blazepose_ros.core.landmarks import landmark_model_content
 from blazepose_ros.core.model_surgery import prune_outputs
 from blazepose_ros.core.models import resolve_model
 
+pytestmark = pytest.mark.unit
+
 schema = pytest.importorskip("ai_edge_litert.schema_py_generated")
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 catkin_pkg = pytest.importorskip("catkin_pkg.package")
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import parity_lib as pl  # noqa: E402
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.unit, pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 # --------------------------------------------------------------------------- the stored reference

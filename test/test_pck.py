@@ -24,6 +24,8 @@ from blazepose_ros.tools.pck import (
     torso_size,
 )
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 REF = json.loads((ROOT / "test" / "reference" / "static_images.json").read_text())
 

@@ -49,6 +49,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
+pytestmark = pytest.mark.dds
+
 
 @pytest.mark.usefixtures("data_dir")  # real test media (scripts/setup.sh)
 def test_keypoints_equal_the_core_pipeline_with_source_header_markers_debug_image_camera_points(

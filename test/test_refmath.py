@@ -11,6 +11,8 @@ import pytest
 from blazepose_ros.core import refmath
 from blazepose_ros.core.landmarks import refine_from_heatmap
 
+pytestmark = pytest.mark.unit
+
 F32 = np.float32
 needs_libm = pytest.mark.skipif(not refmath.LIBM_AVAILABLE, reason="no loadable C math library")
 

@@ -80,6 +80,8 @@ from blazepose_ros.ros.image_conversion import (  # noqa: E402
     rgb_to_image_msg,
 )
 
+pytestmark = [pytest.mark.dds, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[1]
 UINT32_MAX = 2**32 - 1
 MAX_DATA = 1 << 20  # bytes actually sent per fuzz message (declared sizes may be far larger)

@@ -19,6 +19,8 @@ from blazepose_ros.core.topology import (
     to_coco17,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_names_and_enum():
     assert len(NAMES) == 33 == len(Keypoint) == topo.NUM_KEYPOINTS

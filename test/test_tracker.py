@@ -9,6 +9,8 @@ import pytest
 from blazepose_ros.core import ModelError, Pose, PoseTracker, Roi
 from blazepose_ros.core.topology import Keypoint as Kp
 
+pytestmark = pytest.mark.unit
+
 # the man on the left of bus.jpg (x 50-245, y 400-905 px), with a margin
 BUS_PERSON = (30, 370, 270, 930)
 

@@ -25,6 +25,8 @@ from blazepose_ros.media import FrameSource, SourceError  # noqa: E402
 from blazepose_ros.ros.image_conversion import compressed_msg_to_rgb, image_msg_to_rgb  # noqa: E402
 from blazepose_ros.ros.video_publisher import load_camera_info, pinhole_camera_info  # noqa: E402
 
+pytestmark = pytest.mark.dds
+
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "test" / "data" / "sample_people.mp4"
 DDS_PROFILE = ROOT / "config" / "fastdds_large_frames.xml"
