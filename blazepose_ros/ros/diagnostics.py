@@ -122,6 +122,10 @@ class TrackerInfo:
     detector_runs: int
     camera_info: str  # "no" | "yes" | "ignored: <why>"
     camera_timeout_s: float
+    num_poses: int = 1
+    id_births: int = 0  # person ids given this node run
+    id_deaths: int = 0  # person ids ended (left, lost beyond max_occlusion, cleared)
+    people_lost: int = 0  # lost people waiting to be re-identified
 
 
 def _ms(values: tuple[float, ...], f: Callable[[np.ndarray], float]) -> str:
@@ -163,6 +167,10 @@ def diagnostic_status(w: StatsWindow, info: TrackerInfo) -> DiagnosticStatus:
         "timestamp_resets": str(t.timestamp_resets),
         "camera_timeouts": str(t.camera_timeouts),
         "people": str(t.people),
+        "num_poses": str(info.num_poses),
+        "id_births": str(info.id_births),
+        "id_deaths": str(info.id_deaths),
+        "people_lost": str(info.people_lost),
         "camera_info": info.camera_info,
         "requested_delegate": info.requested_delegate,
     }

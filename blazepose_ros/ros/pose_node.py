@@ -91,7 +91,8 @@ from blazepose_ros.ros.signals import spin_until_stopped
 
 # Parameters whose change needs a new PoseTracker (validated by building it).
 TRACKER_PARAMS = ("min_detection_confidence", "min_tracking_confidence", "smooth_landmarks",
-                  "enable_segmentation", "static_image_mode")
+                  "enable_segmentation", "static_image_mode", "num_poses", "detection_interval",
+                  "max_occlusion", "small_person_tiles")
 CAMERA_INFO_GRACE_S = 2.0  # how long after the first image a missing camera_info is reported
 
 
@@ -120,6 +121,17 @@ PARAMS: tuple[ParamSpec, ...] = (
               "less inference time)."),
     ParamSpec("static_image_mode", False, "Treat every image as unrelated: run the detector on every "
               "frame, no tracking, no smoothing (MediaPipe option)."),
+    ParamSpec("num_poses", 1, "Most people tracked at once (MediaPipe Tasks' name). 1 = the reference "
+              "single-person loop; > 1 = each person tracked on their own ROI with an id that stays "
+              "theirs (docs/multi_person.md).", int_range=(1, 16)),
+    ParamSpec("detection_interval", 0.2, "num_poses > 1: seconds between whole-frame detector runs while "
+              "fewer than num_poses people are tracked (how fast newcomers are found).",
+              float_range=(0.0, 10.0)),
+    ParamSpec("max_occlusion", 1.0, "num_poses > 1: seconds a lost person's id waits to be "
+              "re-identified (occlusions, crossings) before it ends.", float_range=(0.0, 10.0)),
+    ParamSpec("small_person_tiles", "off", "Search for small, far people on tiles of the frame, one tile "
+              "per detector run: 'off', 'auto' (square tiles along the long side) or a grid 'NxM' "
+              "(columns x rows, e.g. '3x2'). Not 'off' selects the multi-person loop."),
     ParamSpec("compressed", False, "Subscribe to 'image/compressed' (sensor_msgs/CompressedImage) "
               "instead of 'image'.", read_only=True),
     ParamSpec("reliable", False, "Subscribe with RELIABLE QoS instead of sensor-data BEST_EFFORT "
@@ -166,6 +178,19 @@ PARAM_SPECS = {p.name: p for p in PARAMS}
 
 
 SHM_SEGMENT_MIB = 64  # config/fastdds_large_frames.xml: room for two frames of up to ~31 MiB
+
+
+def parse_tiles(text: str) -> tuple[int, int] | None:
+    """``small_person_tiles``: 'off' -> None, 'auto' -> (0, 0), 'NxM' -> (N, M); ValueError otherwise."""
+    t = text.strip().lower()
+    if t in ("", "off", "none"):
+        return None
+    if t == "auto":
+        return (0, 0)
+    parts = t.split("x")
+    if len(parts) == 2 and all(p.strip().isdigit() and int(p) >= 1 for p in parts):
+        return (int(parts[0]), int(parts[1]))
+    raise ValueError(f"small_person_tiles must be 'off', 'auto' or 'NxM' (e.g. '3x2'), got {text!r}")
 
 
 @dataclass(frozen=True)
@@ -374,6 +399,10 @@ class PoseNode(Node):
             enable_segmentation=bool(value("enable_segmentation")),
             delegate_library=str(self._p("delegate_library")) or None,
             detector_model=str(self._p("detector_model")) or None,
+            num_poses=int(value("num_poses")),
+            detection_interval=float(value("detection_interval")),
+            max_occlusion=float(value("max_occlusion")),
+            small_person_tiles=parse_tiles(str(value("small_person_tiles"))),
         )
 
     def _active_delegate(self) -> str:
@@ -397,6 +426,7 @@ class PoseNode(Node):
             return SetParametersResult(successful=False, reason=f"could not rebuild the tracker: {e}")
         with self._tracker_lock:
             self._detector_runs_before += self._tracker.detector_runs
+            tracker.take_ids_from(self._tracker)  # ids stay unique per node run
             self._tracker = tracker
         self.get_logger().info(f"tracker rebuilt for {', '.join(sorted(changes))}")
         return SetParametersResult(successful=True)
@@ -639,6 +669,11 @@ class PoseNode(Node):
             camera_info=("no" if info is None else
                          f"ignored: {self._camera_info_problem}" if self._camera_info_problem else "yes"),
             camera_timeout_s=float(self._p("camera_timeout")),
+            num_poses=int(self._p("num_poses")),
+            id_births=tracker.births if tracker is not None else 0,
+            id_deaths=tracker.deaths if tracker is not None else 0,
+            people_lost=(len(tracker.multi.lost_ids) if tracker is not None and tracker.multi is not None
+                         else 0),
         )
 
     def _publish_diagnostics(self) -> None:

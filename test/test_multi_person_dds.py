@@ -1,0 +1,95 @@
+"""pose_node with num_poses > 1 over real DDS, fed a real two-person clip (sports2d_demo.mp4).
+
+The node's ~/poses must carry exactly what the core multi-person tracker gives on the same
+frames and stamps (ids and keypoints), markers get a namespace per person, and the
+diagnostics count the people, the id births and deaths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from blazepose_ros.msg import PoseKeypoints33Array  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from node_harness import (  # noqa: E402
+    RELIABLE,
+    Graph,
+    NodeProcess,
+    diag_values,
+    image_msg,
+    keypoint_array,
+    stamp_ns,
+)
+from sensor_msgs.msg import Image  # noqa: E402
+from visualization_msgs.msg import MarkerArray  # noqa: E402
+
+pytestmark = [pytest.mark.dds, pytest.mark.slow, pytest.mark.timeout(400)]
+
+FIRST, LAST = 30, 75  # the man alone, then the woman walks in from the right (enters ~34-52)
+SCALE = 0.5  # 884x497: ~1.3 MB rgb8 frames, the people still 100-220 px tall
+
+
+def _clip(data_dir) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(data_dir / "sports2d_demo.mp4"))
+    out = []
+    i = 0
+    while i <= LAST:
+        ok, f = cap.read()
+        assert ok
+        if i >= FIRST:
+            out.append(cv2.cvtColor(cv2.resize(f, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_AREA),
+                                    cv2.COLOR_BGR2RGB))
+        i += 1
+    return out
+
+
+def test_node_tracks_several_people_with_ids_like_the_core(graph: Graph, data_dir,
+                                                           start_node: Callable[..., NodeProcess]) -> None:
+    from blazepose_ros.core import PoseTracker
+
+    node = start_node("/t_multi", params={"reliable": True, "num_poses": 3, "small_person_tiles": "auto",
+                                          "use_camera_info": False})
+    frames = _clip(data_dir)
+    stamps = [500.0 + i / 30.0 for i in range(len(frames))]
+    image_pub = graph.node.create_publisher(Image, node.topic("image"), RELIABLE)
+    poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
+    markers = graph.subscribe(MarkerArray, node.topic("pose_node/markers"))
+    diags = graph.subscribe(DiagnosticArray, "/diagnostics")
+    graph.wait_connected(image_pub, node, [node.topic("pose_node/poses"), node.topic("pose_node/markers")])
+    for stamp, rgb in zip(stamps, frames, strict=True):  # lock-step: every frame processed
+        image_pub.publish(image_msg(rgb, stamp))
+        graph.spin_until(lambda s=stamp: any(stamp_ns(m.header.stamp) == round(s * 1e9) for _, m in poses),
+                         30, f"poses for the frame stamped {stamp}", node)
+    graph.spin_for(0.3)
+
+    core = PoseTracker(num_poses=3, small_person_tiles=(0, 0))
+    by_stamp = {stamp_ns(m.header.stamp): m for _, m in poses}
+    ids_seen: set[int] = set()
+    for stamp, rgb in zip(stamps, frames, strict=True):
+        want = core.process(rgb, round(stamp * 1e9) * 1e-9)
+        got = by_stamp[round(stamp * 1e9)].poses
+        assert [p.id for p in got] == [p.id for p in want]
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(keypoint_array(g)[:, :2], w.keypoints[:, :2], atol=1e-3)
+        ids_seen |= {p.id for p in got}
+    assert len(by_stamp[round(stamps[0] * 1e9)].poses) == 1  # the man alone
+    last = by_stamp[round(stamps[-1] * 1e9)].poses
+    assert len(last) == 2 and len({p.id for p in last}) == 2  # the woman came in with a new id
+    assert ids_seen == {p.id for p in last}  # nobody else, no id changes
+
+    namespaces = {m.ns for _, arr in markers for m in arr.markers}
+    assert all(any(ns.endswith(f"_{pid}") for ns in namespaces) for pid in ids_seen), namespaces
+
+    def counted() -> bool:
+        return any((v := diag_values(m, node.ns)) is not None and v.get("people") == "2"
+                   and v.get("id_births") == str(core.births) and v.get("id_deaths") == str(core.deaths)
+                   and v.get("num_poses") == "3" for _, m in diags)
+
+    graph.spin_until(counted, 10, "diagnostics counting 2 people and the id births/deaths", node)
+    assert core.births == 2 and core.deaths == 0
