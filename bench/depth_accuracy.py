@@ -7,7 +7,12 @@ along the silhouette, holes (one over the right hip) and NaN/inf stripes. Truth:
 pixel ray cut by the person's plane. PnP knows only the image and K, so its distance is set by the
 model's metric skeleton; the scene's distance stands for how tall the person really is.
 
-Run: ``. scripts/env.sh && python bench/depth_accuracy.py`` (prints a markdown table).
+A second table: the depth cost per colour frame for one person at 1280x720 and 1920x1080 (the
+scene's depth image resized), converting the whole image (``decode_depth``) vs reading only the
+windows around the keypoints from the message's buffer (``depth_image``, what pose_node does),
+alternated in one run.
+
+Run: ``. scripts/env.sh && python bench/depth_accuracy.py`` (prints two markdown tables).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
 from depth_scene import make_scene
 
 from blazepose_ros.core.camera import camera_frame_points
-from blazepose_ros.core.depth import SOURCE_DEPTH, camera_points_from_depth, decode_depth
+from blazepose_ros.core.depth import SOURCE_DEPTH, camera_points_from_depth, decode_depth, depth_image
 
 HIPS = [23, 24]
 
@@ -69,7 +74,42 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
+    print()
+    print(cost_table())
     return 0
+
+
+def cost_table(repeats: int = 30) -> str:
+    import cv2
+
+    s = make_scene()
+    pose = s.pose
+    pnp = camera_frame_points(pose.world, pose.keypoints, s.k)
+    out = ["| depth image | encoding | whole image converted (ms) | windows only (ms) | ratio |",
+           "|---|---|---|---|---|"]
+    for w, h in ((1280, 720), (1920, 1080)):
+        sx, sy = w / s.rgb.shape[1], h / s.rgb.shape[0]
+        kp = pose.keypoints.copy()
+        kp[:, 0] *= sx
+        kp[:, 1] *= sy
+        k = s.k.copy()
+        k[0] *= sx
+        k[1] *= sy
+        for enc in ("16UC1", "32FC1"):
+            img = cv2.resize(s.depth_image(enc), (w, h), interpolation=cv2.INTER_NEAREST)
+            buf, step = img.tobytes(), img.strides[0]
+            t_full = t_win = 0.0
+            for _ in range(repeats):  # alternated, so both see the same machine load
+                t0 = time.perf_counter()
+                camera_points_from_depth(decode_depth(buf, w, h, step, enc), kp, pose.world, k, None, pnp)
+                t1 = time.perf_counter()
+                camera_points_from_depth(depth_image(buf, w, h, step, enc), kp, pose.world, k, None, pnp)
+                t2 = time.perf_counter()
+                t_full += t1 - t0
+                t_win += t2 - t1
+            out.append(f"| {w}x{h} | {enc} | {t_full / repeats * 1e3:.2f} | {t_win / repeats * 1e3:.2f} "
+                       f"| {t_full / t_win:.1f} x |")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

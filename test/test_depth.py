@@ -17,6 +17,7 @@ from blazepose_ros.core.depth import (
     FrameInfo,
     camera_points_from_depth,
     decode_depth,
+    depth_image,
     depth_problem,
     depth_to_metres,
     sample_keypoint_depths,
@@ -71,6 +72,21 @@ def test_depth_points_within_2cm_of_the_truth(scene, pnp, encoding, distance):
     assert err[from_depth].max() < 0.02, err[from_depth]
     assert got.points.dtype == np.float32 and got.points.shape == (33, 3)
     assert np.isfinite(got.points).all() and (got.source != SOURCE_NONE).all()
+
+
+@pytest.mark.parametrize("encoding", ["16UC1", "32FC1"])
+def test_unconverted_depth_image_gives_the_same_points(scene, pnp, encoding):
+    img = scene.depth_image(encoding)
+    padded = np.zeros((img.shape[0], img.shape[1] * img.itemsize + 6), np.uint8)  # row padding
+    padded[:, :img.shape[1] * img.itemsize] = img.view(np.uint8).reshape(img.shape[0], -1)
+    buf = padded.tobytes()
+    raw = depth_image(buf, img.shape[1], img.shape[0], padded.shape[1], encoding)
+    assert raw.shape == img.shape and np.shares_memory(raw.values, np.frombuffer(buf, np.uint8))
+    a = camera_points_from_depth(raw, scene.pose.keypoints, scene.pose.world, scene.k, None, pnp)
+    b = camera_points_from_depth(raw.metres(), scene.pose.keypoints, scene.pose.world, scene.k, None, pnp)
+    np.testing.assert_array_equal(a.points, b.points)
+    np.testing.assert_array_equal(a.source, b.source)
+    assert a.from_depth.sum() >= 20
 
 
 def test_hole_falls_back_to_pnp_moved_to_the_measured_distance(scene, pnp):

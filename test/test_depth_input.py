@@ -52,7 +52,7 @@ def test_matches_by_stamp_and_counts_each_problem(depth_input):
     assert d.status() == "received, not used yet"
     got = d.for_image(_header(1_000_000_000), 8, 6)
     assert got is not None and got.stamp_dt_s == pytest.approx(0.01)
-    np.testing.assert_allclose(got.depth_m, 1.5)
+    np.testing.assert_allclose(got.depth.metres(), 1.5)
     assert d.status() == "yes"
     assert d.for_image(_header(1_100_000_000), 8, 6) is None  # 90 ms away
     assert d.for_image(_header(1_000_000_000), 16, 12) is None  # size

@@ -48,12 +48,14 @@ __all__ = [
     "SOURCE_PNP",
     "DepthBuffer",
     "DepthError",
+    "DepthImage",
     "DepthOptions",
     "DepthPoints",
     "DepthProblem",
     "FrameInfo",
     "camera_points_from_depth",
     "decode_depth",
+    "depth_image",
     "depth_problem",
     "depth_to_metres",
     "sample_keypoint_depths",
@@ -147,10 +149,30 @@ class DepthPoints:
         return self.source == SOURCE_DEPTH
 
 
-def decode_depth(buffer: bytes | bytearray | memoryview | np.ndarray, width: int, height: int, step: int,
-                 encoding: str, is_bigendian: bool = False) -> np.ndarray:
-    """A raw depth image (``sensor_msgs/Image`` fields) as an (H, W) float32 array in metres, NaN
-    where there is no measurement.
+@dataclass(frozen=True)
+class DepthImage:
+    """A depth image as its camera sent it, not converted: ``values`` (H, W) uint16 millimetres
+    (16UC1) or float32 metres (32FC1), in either byte order, usually a view of the message's
+    buffer (:func:`depth_image`). Only the windows around keypoints are ever converted: one person
+    in a 1280x720 frame costs ~1.1 ms instead of ~4.0 ms with the whole image converted first
+    (``bench/depth_accuracy.py``)."""
+
+    values: np.ndarray
+    encoding: str
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.values.shape[0]), int(self.values.shape[1]))
+
+    def metres(self) -> np.ndarray:
+        """The whole image as (H, W) float32 metres, NaN = no measurement."""
+        return depth_to_metres(self.values, self.encoding)
+
+
+def depth_image(buffer: bytes | bytearray | memoryview | np.ndarray, width: int, height: int, step: int,
+                encoding: str, is_bigendian: bool = False) -> DepthImage:
+    """A raw depth image (``sensor_msgs/Image`` fields) as a :class:`DepthImage` viewing
+    ``buffer`` (no copy; keep the buffer alive while it is used).
 
     Raises:
         DepthError: unsupported encoding, or a buffer/step that does not hold the image.
@@ -168,11 +190,22 @@ def decode_depth(buffer: bytes | bytearray | memoryview | np.ndarray, width: int
     if raw.size < step * (height - 1) + width * itemsize:
         raise DepthError(f"depth image data has {raw.size} B, a {width}x{height} {encoding} image with "
                          f"step {step} needs {step * height}")
-    rows = np.lib.stride_tricks.as_strided(raw, shape=(height, width * itemsize), strides=(step, 1))
     dtype = np.dtype(np.uint16 if encoding == "16UC1" else np.float32)
     dtype = dtype.newbyteorder(">" if is_bigendian else "<")
-    values = np.ascontiguousarray(rows).view(dtype).reshape(height, width)
-    return depth_to_metres(values, encoding)
+    values = np.ndarray(shape=(height, width), dtype=dtype, buffer=raw, strides=(step, itemsize))
+    values.flags.writeable = False
+    return DepthImage(values=values, encoding=encoding)
+
+
+def decode_depth(buffer: bytes | bytearray | memoryview | np.ndarray, width: int, height: int, step: int,
+                 encoding: str, is_bigendian: bool = False) -> np.ndarray:
+    """A raw depth image (``sensor_msgs/Image`` fields) as an (H, W) float32 array in metres, NaN
+    where there is no measurement (:func:`depth_image` and :meth:`DepthImage.metres`).
+
+    Raises:
+        DepthError: unsupported encoding, or a buffer/step that does not hold the image.
+    """
+    return depth_image(buffer, width, height, step, encoding, is_bigendian).metres()
 
 
 def depth_to_metres(values: np.ndarray, encoding: str) -> np.ndarray:
@@ -219,18 +252,20 @@ def _nearest_cluster_depths(windows: np.ndarray, opt: DepthOptions) -> np.ndarra
     return np.where(found, med, np.nan)
 
 
-def sample_keypoint_depths(depth_m: np.ndarray, keypoints_px: np.ndarray,
+def sample_keypoint_depths(depth_m: np.ndarray | DepthImage, keypoints_px: np.ndarray,
                            options: DepthOptions | None = None) -> np.ndarray:
     """(33,) float64 depth in metres under each keypoint, NaN where it cannot be trusted.
 
-    ``depth_m`` is (H, W) metres with NaN for no measurement (:func:`depth_to_metres`);
+    ``depth_m`` is (H, W) metres with NaN for no measurement (:func:`depth_to_metres`) or a
+    :class:`DepthImage`;
     ``keypoints_px`` is (33, >=4): x, y source pixels and visibility in column 3. Keypoints below
     ``min_visibility``, outside the image, with too few valid samples in their window or without a
     supported nearest cluster get NaN.
     """
     opt = options or DepthOptions()
     kp = np.asarray(keypoints_px, dtype=np.float64)
-    h, w = depth_m.shape
+    raw, encoding = (depth_m.values, depth_m.encoding) if isinstance(depth_m, DepthImage) else (depth_m, None)
+    h, w = raw.shape
     r = opt.window_radius
     out = np.full(kp.shape[0], np.nan)
     xy = kp[:, :2]
@@ -245,7 +280,8 @@ def sample_keypoint_depths(depth_m: np.ndarray, keypoints_px: np.ndarray,
     us = uv[use, 0, None, None] + offs[None, None, :]  # (n, 1, k)
     vs = uv[use, 1, None, None] + offs[None, :, None]  # (n, k, 1)
     inside = (us >= 0) & (us < w) & (vs >= 0) & (vs < h)
-    win = depth_m[np.clip(vs, 0, h - 1), np.clip(us, 0, w - 1)].astype(np.float64)
+    win = raw[np.clip(vs, 0, h - 1), np.clip(us, 0, w - 1)]
+    win = (depth_to_metres(win, encoding) if encoding else win).astype(np.float64)
     win = np.where(inside & (win >= opt.min_depth) & (win <= opt.max_depth), win, np.nan)  # NaN: False
     out[use] = _nearest_cluster_depths(win.reshape(win.shape[0], -1), opt)
     return out
@@ -284,15 +320,16 @@ def _skeleton_outliers(points: np.ndarray, world: np.ndarray, opt: DepthOptions)
     return np.asarray(removed, np.intp)
 
 
-def camera_points_from_depth(depth_m: np.ndarray, keypoints_px: np.ndarray, world: np.ndarray,
+def camera_points_from_depth(depth_m: np.ndarray | DepthImage, keypoints_px: np.ndarray, world: np.ndarray,
                              K: np.ndarray, D: np.ndarray | None = None,  # noqa: N803
                              pnp_points: np.ndarray | None = None,
                              options: DepthOptions | None = None) -> DepthPoints:
     """Camera-frame points of one person from an aligned depth image, PnP where depth is missing.
 
     Args:
-        depth_m: (H, W) float32 metres, NaN = no measurement, aligned to (same size and
-            intrinsics as) the image the keypoints are in (:func:`decode_depth`).
+        depth_m: (H, W) float32 metres, NaN = no measurement (:func:`decode_depth`), or a
+            :class:`DepthImage` (:func:`depth_image`), aligned to (same size and intrinsics as)
+            the image the keypoints are in.
         keypoints_px: (33, >=4) keypoints: x, y source pixels, column 3 visibility.
         world: (33, 3) world landmarks in metres (the metric skeleton of the outlier check).
         K: (3, 3) camera matrix of the colour image (pixels).
@@ -306,9 +343,10 @@ def camera_points_from_depth(depth_m: np.ndarray, keypoints_px: np.ndarray, worl
         without those either, NaN points with ``source`` NONE.
     """
     opt = options or DepthOptions()
-    dm = np.asarray(depth_m)
-    if dm.ndim != 2:
-        raise ValueError(f"depth image must be (H, W) metres, got shape {dm.shape}")
+    dm = depth_m if isinstance(depth_m, DepthImage) else np.asarray(depth_m)
+    shape = dm.values.shape if isinstance(dm, DepthImage) else dm.shape
+    if len(shape) != 2:
+        raise ValueError(f"depth image must be (H, W) metres, got shape {shape}")
     kp = np.asarray(keypoints_px, dtype=np.float64)
     wl = np.asarray(world, dtype=np.float64)
     if kp.ndim != 2 or kp.shape[0] != 33 or kp.shape[1] < 4:

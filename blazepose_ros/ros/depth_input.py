@@ -23,11 +23,12 @@ from sensor_msgs.msg import Image
 from blazepose_ros.core.depth import (
     DepthBuffer,
     DepthError,
+    DepthImage,
     DepthOptions,
     DepthPoints,
     FrameInfo,
     camera_points_from_depth,
-    decode_depth,
+    depth_image,
     depth_problem,
 )
 from blazepose_ros.core.types import Pose
@@ -57,9 +58,9 @@ class DepthCounts:
 
 @dataclass(frozen=True)
 class DepthFrame:
-    """The depth image (metres, NaN = none) matched to one colour frame."""
+    """The depth image matched to one colour frame (a view of the message's buffer, not converted)."""
 
-    depth_m: np.ndarray
+    depth: DepthImage
     stamp_dt_s: float  # depth stamp - colour stamp
 
 
@@ -139,20 +140,20 @@ class DepthInput:
             self._problem(problem.kind, problem.message)
             return None
         try:
-            depth = decode_depth(msg.data, int(msg.width), int(msg.height), int(msg.step), msg.encoding,
-                                 bool(msg.is_bigendian))
+            depth = depth_image(msg.data, int(msg.width), int(msg.height), int(msg.step), msg.encoding,
+                                bool(msg.is_bigendian))
         except DepthError as e:
             self._problem("encoding", str(e))
             return None
         with self._lock:
             self._last_problem = None
         self._add(used=1)
-        return DepthFrame(depth_m=depth, stamp_dt_s=float(dt))
+        return DepthFrame(depth=depth, stamp_dt_s=float(dt))
 
     def camera_points(self, depth: DepthFrame, poses: Sequence[Pose], k: np.ndarray, d: np.ndarray | None,
                       pnp: Sequence[np.ndarray | None]) -> list[DepthPoints]:
         """Camera points of every person from ``depth`` (PnP ``pnp[i]`` where depth is missing)."""
-        out = [camera_points_from_depth(depth.depth_m, p.keypoints, p.world, k, d, c, self.options)
+        out = [camera_points_from_depth(depth.depth, p.keypoints, p.world, k, d, c, self.options)
                for p, c in zip(poses, pnp, strict=True)]
         if out:
             measured = int(sum(r.from_depth.sum() for r in out))
