@@ -11,7 +11,9 @@ import math
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -52,116 +54,159 @@ from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 pytestmark = pytest.mark.dds
 
 
-@pytest.mark.usefixtures("data_dir")  # real test media (scripts/setup.sh)
-def test_keypoints_equal_the_core_pipeline_with_source_header_markers_debug_image_camera_points(
-        graph: Graph, start_node: Callable[..., NodeProcess]) -> None:
-    from blazepose_ros.core import PoseTracker
-    from blazepose_ros.core.camera import camera_frame_points
+@dataclass
+class Stream:
+    """One pose_node fed 20 video frames in lock-step, and everything it published."""
 
-    node = start_node("/t_parity", params={"reliable": True})
-    n_frames = 20
-    frames = video_frames(n_frames)
-    height, width = frames[0].shape[:2]
-    stamps = [1000.0 + i / 30.0 for i in range(n_frames)]
+    graph: Graph
+    node: NodeProcess
+    frames: list[np.ndarray]
+    stamps: list[float]
+    info: CameraInfo
+    poses: list[tuple[float, Any]]
+    keypoints: list[tuple[float, Any]]
+    markers: list[tuple[float, Any]]
+    debug: list[tuple[float, Any]]
+    diags: list[tuple[float, Any]]
 
-    image_pub = graph.node.create_publisher(Image, node.topic("image"), RELIABLE)
-    info_pub = graph.node.create_publisher(CameraInfo, node.topic("camera_info"), RELIABLE)
-    poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
-    keypoints = graph.subscribe(PoseKeypoints33, node.topic("pose_node/keypoints"))
-    markers = graph.subscribe(MarkerArray, node.topic("pose_node/markers"))
-    debug = graph.subscribe(Image, node.topic("pose_node/debug_image"))
-    diags = graph.subscribe(DiagnosticArray, "/diagnostics")
-    graph.wait_connected(image_pub, node, [node.topic("pose_node/poses"), node.topic("pose_node/debug_image"),
-                                           node.topic("pose_node/markers")])
-    graph.spin_until(lambda: info_pub.get_subscription_count() >= 1, 10, "camera_info subscription", node)
-    info = camera_info_msg(width, height, stamps[0])
-    info_pub.publish(info)
+    @property
+    def by_stamp(self) -> dict[int, Any]:
+        return {stamp_ns(m.header.stamp): m for _, m in self.poses}
 
-    def holds_camera_info() -> bool:  # the node keeps the last CameraInfo; wait until it has it
-        return any((v := diag_values(m, node.ns)) is not None and v["camera_info"] == "yes" for _, m in diags)
 
-    graph.spin_until(holds_camera_info, 10, "the node's diagnostics to report the CameraInfo", node)
+class TestOneStream:
+    """The outputs of one stream of real video frames: poses equal the core pipeline's, with the
+    source header; keypoints, markers, debug image and diagnostics. One node for the class."""
 
-    # lock-step: one frame in, wait for its result, so no frame is dropped and the tracker in
-    # the node sees exactly the frames and stamps the reference below sees
-    for stamp, rgb in zip(stamps, frames, strict=True):
-        image_pub.publish(image_msg(rgb, stamp))
-        graph.spin_until(lambda s=stamp: any(stamp_ns(m.header.stamp) == round(s * 1e9) for _, m in poses),
-                         15, f"poses for the frame stamped {stamp}", node)
-    graph.spin_for(0.3)  # the last markers / debug image
+    N_FRAMES = 20
 
-    reference = PoseTracker(model="full", delegate="cpu", num_threads=1)
-    k = np.asarray(info.k).reshape(3, 3)
-    by_stamp = {stamp_ns(m.header.stamp): m for _, m in poses}
-    compared = 0
-    for stamp, rgb in zip(stamps, frames, strict=True):
-        want = reference.process(rgb, round(stamp * 1e9) * 1e-9)
-        got = by_stamp[round(stamp * 1e9)]
-        assert got.header.frame_id == FRAME
-        assert len(got.poses) == len(want)
-        for msg, pose in zip(got.poses, want, strict=True):
-            assert msg.header == got.header
-            assert (msg.image_width, msg.image_height) == (width, height)
-            np.testing.assert_allclose(keypoint_array(msg), pose.keypoints, atol=1e-4, rtol=0)
-            np.testing.assert_allclose(points_array(msg.world_points), pose.world, atol=1e-5, rtol=0)
-            assert msg.score == pytest.approx(pose.score, abs=1e-6)
-            assert msg.roi.x_center == pytest.approx(pose.roi.x_center, abs=1e-3)
-            assert msg.roi.rotation == pytest.approx(pose.roi.rotation, abs=1e-5)
-            cam = camera_frame_points(pose.world, pose.keypoints, k, np.zeros(5))
-            assert msg.has_camera_points == (cam is not None)
-            if cam is not None:
-                np.testing.assert_allclose(points_array(msg.camera_points), cam, atol=1e-4, rtol=0)
-                assert (points_array(msg.camera_points)[:, 2] > 0).all()
-            compared += 1
-    assert compared >= n_frames - 2, f"a person in only {compared} of {n_frames} frames"
-    assert sum(m.has_camera_points for _, a in poses for m in a.poses) >= compared - 2
+    @pytest.fixture(scope="class")
+    def stream(self, data_dir: Path, ros_env: dict[str, str]) -> Iterator[Stream]:
+        graph = Graph()
+        node = NodeProcess(ros_env, "/t_parity", params={"reliable": True})
+        try:
+            yield self._run(graph, node)
+        finally:
+            node.close()
+            graph.close()
 
-    # ~/keypoints: the primary person, header of the source image
-    assert keypoints, "nothing on ~/keypoints"
-    for _, kp in keypoints:
-        src = by_stamp[stamp_ns(kp.header.stamp)]
-        assert kp.header == src.header and src.poses
-        np.testing.assert_array_equal(keypoint_array(kp), keypoint_array(src.poses[0]))
+    def _run(self, graph: Graph, node: NodeProcess) -> Stream:
+        frames = video_frames(self.N_FRAMES)
+        height, width = frames[0].shape[:2]
+        stamps = [1000.0 + i / 30.0 for i in range(self.N_FRAMES)]
+        image_pub = graph.node.create_publisher(Image, node.topic("image"), RELIABLE)
+        info_pub = graph.node.create_publisher(CameraInfo, node.topic("camera_info"), RELIABLE)
+        s = Stream(graph, node, frames, stamps, camera_info_msg(width, height, stamps[0]),
+                   poses=graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses")),
+                   keypoints=graph.subscribe(PoseKeypoints33, node.topic("pose_node/keypoints")),
+                   markers=graph.subscribe(MarkerArray, node.topic("pose_node/markers")),
+                   debug=graph.subscribe(Image, node.topic("pose_node/debug_image")),
+                   diags=graph.subscribe(DiagnosticArray, "/diagnostics"))
+        graph.wait_connected(image_pub, node, [node.topic("pose_node/poses"),
+                                               node.topic("pose_node/debug_image"),
+                                               node.topic("pose_node/markers")])
+        graph.spin_until(lambda: info_pub.get_subscription_count() >= 1, 10, "camera_info subscription", node)
+        info_pub.publish(s.info)
 
-    # markers: source frame and stamp, a lifetime, finite points in front of the camera
-    assert markers, "no MarkerArray"
-    for _, arr in markers:
-        assert arr.markers
-        for m in arr.markers:
-            assert m.header.frame_id == FRAME
-            if m.action == Marker.DELETEALL:
-                continue
-            assert stamp_ns(m.header.stamp) in by_stamp
-            assert m.lifetime.sec + m.lifetime.nanosec * 1e-9 == pytest.approx(0.5)
-            pts = [(p.x, p.y, p.z) for p in m.points] or [(m.pose.position.x, m.pose.position.y,
-                                                           m.pose.position.z)]
-            assert np.isfinite(pts).all()
-            assert (np.asarray(pts)[:, 2] > 0).all(), "camera-frame markers must be in front of the camera"
+        def holds_camera_info() -> bool:  # the node keeps the last CameraInfo; wait until it has it
+            return any((v := diag_values(m, node.ns)) is not None and v["camera_info"] == "yes"
+                       for _, m in s.diags)
 
-    # debug image: same size and header as the source, skeleton drawn on it
-    assert debug, "no debug image although subscribed"
-    _, dbg = debug[-1]
-    assert dbg.header == by_stamp[stamp_ns(dbg.header.stamp)].header
-    assert (dbg.width, dbg.height) == (width, height) and dbg.encoding in ("rgb8", "bgr8")
-    assert len(dbg.data) == dbg.step * dbg.height
-    from blazepose_ros.ros.image_conversion import image_msg_to_rgb
+        graph.spin_until(holds_camera_info, 10, "the node's diagnostics to report the CameraInfo", node)
+        # lock-step: one frame in, wait for its result, so no frame is dropped and the tracker in
+        # the node sees exactly the frames and stamps the reference sees
+        for stamp, rgb in zip(stamps, frames, strict=True):
+            image_pub.publish(image_msg(rgb, stamp))
+            graph.spin_until(lambda t=stamp: any(stamp_ns(m.header.stamp) == round(t * 1e9)
+                                                 for _, m in s.poses),
+                             15, f"poses for the frame stamped {stamp}", node)
+        graph.spin_for(0.3)  # the last markers / debug image
+        return s
 
-    src_rgb = frames[stamps.index(next(s for s in stamps if round(s * 1e9) == stamp_ns(dbg.header.stamp)))]
-    drawn = image_msg_to_rgb(dbg)
-    changed = np.any(drawn != src_rgb, axis=2).mean()
-    assert 0.001 < changed < 0.5, f"{changed:.4f} of the debug image differs from the source"
+    def test_poses_equal_the_core_pipeline_with_source_header_and_camera_points(self, stream: Stream) -> None:
+        from blazepose_ros.core import PoseTracker
+        from blazepose_ros.core.camera import camera_frame_points
 
-    # diagnostics from this node: no drops in lock-step, detector ran, the cpu delegate
-    def after_the_frames() -> bool:
-        return any((v := diag_values(m, node.ns)) is not None and v["frames_processed"] == str(n_frames)
-                   for _, m in diags)
+        height, width = stream.frames[0].shape[:2]
+        reference = PoseTracker(model="full", delegate="cpu", num_threads=1)
+        k = np.asarray(stream.info.k).reshape(3, 3)
+        by_stamp = stream.by_stamp
+        compared = 0
+        for stamp, rgb in zip(stream.stamps, stream.frames, strict=True):
+            want = reference.process(rgb, round(stamp * 1e9) * 1e-9)
+            got = by_stamp[round(stamp * 1e9)]
+            assert got.header.frame_id == FRAME
+            assert len(got.poses) == len(want)
+            for msg, pose in zip(got.poses, want, strict=True):
+                assert msg.header == got.header
+                assert (msg.image_width, msg.image_height) == (width, height)
+                np.testing.assert_allclose(keypoint_array(msg), pose.keypoints, atol=1e-4, rtol=0)
+                np.testing.assert_allclose(points_array(msg.world_points), pose.world, atol=1e-5, rtol=0)
+                assert msg.score == pytest.approx(pose.score, abs=1e-6)
+                assert msg.roi.x_center == pytest.approx(pose.roi.x_center, abs=1e-3)
+                assert msg.roi.rotation == pytest.approx(pose.roi.rotation, abs=1e-5)
+                cam = camera_frame_points(pose.world, pose.keypoints, k, np.zeros(5))
+                assert msg.has_camera_points == (cam is not None)
+                if cam is not None:
+                    np.testing.assert_allclose(points_array(msg.camera_points), cam, atol=1e-4, rtol=0)
+                    assert (points_array(msg.camera_points)[:, 2] > 0).all()
+                compared += 1
+        assert compared >= self.N_FRAMES - 2, f"a person in only {compared} of {self.N_FRAMES} frames"
+        assert sum(m.has_camera_points for _, a in stream.poses for m in a.poses) >= compared - 2
 
-    graph.spin_until(after_the_frames, 5, f"diagnostics counting the {n_frames} frames", node)
-    values = [v for _, m in diags if (v := diag_values(m, node.ns))][-1]
-    assert values["active_delegate"] == "cpu"
-    assert values["dropped_frames"] == "0" and values["conversion_errors"] == "0"
-    assert int(values["detector_runs"]) >= 1 and values["camera_info"] == "yes"
-    assert_clean_exit(node)
+    def test_keypoints_carry_the_primary_person_with_the_source_header(self, stream: Stream) -> None:
+        assert stream.keypoints, "nothing on ~/keypoints"
+        by_stamp = stream.by_stamp
+        for _, kp in stream.keypoints:
+            src = by_stamp[stamp_ns(kp.header.stamp)]
+            assert kp.header == src.header and src.poses
+            np.testing.assert_array_equal(keypoint_array(kp), keypoint_array(src.poses[0]))
+
+    def test_markers_are_in_the_source_frame_in_front_of_the_camera(self, stream: Stream) -> None:
+        assert stream.markers, "no MarkerArray"
+        by_stamp = stream.by_stamp
+        for _, arr in stream.markers:
+            assert arr.markers
+            for m in arr.markers:
+                assert m.header.frame_id == FRAME
+                if m.action == Marker.DELETEALL:
+                    continue
+                assert stamp_ns(m.header.stamp) in by_stamp
+                assert m.lifetime.sec + m.lifetime.nanosec * 1e-9 == pytest.approx(0.5)
+                pts = [(p.x, p.y, p.z) for p in m.points] or [(m.pose.position.x, m.pose.position.y,
+                                                               m.pose.position.z)]
+                assert np.isfinite(pts).all()
+                in_front = (np.asarray(pts)[:, 2] > 0).all()
+                assert in_front, "camera-frame markers must be in front of the camera"
+
+    def test_debug_image_has_the_source_header_and_the_skeleton_drawn(self, stream: Stream) -> None:
+        from blazepose_ros.ros.image_conversion import image_msg_to_rgb
+
+        height, width = stream.frames[0].shape[:2]
+        assert stream.debug, "no debug image although subscribed"
+        _, dbg = stream.debug[-1]
+        assert dbg.header == stream.by_stamp[stamp_ns(dbg.header.stamp)].header
+        assert (dbg.width, dbg.height) == (width, height) and dbg.encoding in ("rgb8", "bgr8")
+        assert len(dbg.data) == dbg.step * dbg.height
+        src_rgb = stream.frames[[round(s * 1e9) for s in stream.stamps].index(stamp_ns(dbg.header.stamp))]
+        drawn = image_msg_to_rgb(dbg)
+        changed = np.any(drawn != src_rgb, axis=2).mean()
+        assert 0.001 < changed < 0.5, f"{changed:.4f} of the debug image differs from the source"
+
+    def test_diagnostics_count_every_frame_then_a_clean_exit(self, stream: Stream) -> None:
+        """No drops in lock-step, the detector ran, the cpu delegate, the CameraInfo used (runs last)."""
+        graph, node, n = stream.graph, stream.node, str(self.N_FRAMES)
+
+        def after_the_frames() -> bool:
+            return any((v := diag_values(m, node.ns)) is not None and v["frames_processed"] == n
+                       for _, m in stream.diags)
+
+        graph.spin_until(after_the_frames, 5, f"diagnostics counting the {n} frames", node)
+        values = [v for _, m in stream.diags if (v := diag_values(m, node.ns))][-1]
+        assert values["active_delegate"] == "cpu"
+        assert values["dropped_frames"] == "0" and values["conversion_errors"] == "0"
+        assert int(values["detector_runs"]) >= 1 and values["camera_info"] == "yes"
+        assert_clean_exit(node)
 
 
 @pytest.mark.usefixtures("data_dir")  # real test media (scripts/setup.sh)

@@ -461,166 +461,202 @@ def test_fuzzed_compressed_images_over_dds_are_counted_and_the_next_good_frame_i
 
 
 # --------------------------------------------------------------------------------------------
-# hand-picked cases on one running node
+# hand-picked cases, each against a running node and an in-test tracker fed the same frames
 
 
-@pytest.mark.usefixtures("data_dir")  # real test media (scripts/setup.sh)
-def test_hand_picked_faults_against_the_running_node(graph: Graph, tmp_path: Path,
-                                                     start_node: Callable[..., NodeProcess]) -> None:
-    # the landmark model from a folder of the test's own, so it can vanish under the running node
-    model = tmp_path / "pose_landmark_full.tflite"
-    shutil.copy(ROOT / "models" / "pose_landmark_full.tflite", model)
-    # camera_timeout off until step 8 sets it (no wait in between can then clear the tracker)
-    node = start_node("/t_faults", params={"reliable": True, "camera_timeout": 0.0, "model": str(model)})
-    image_pub = graph.node.create_publisher(Image, node.topic("image"), RELIABLE)
-    info_pub = graph.node.create_publisher(CameraInfo, node.topic("camera_info"), RELIABLE)
-    poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
-    markers = graph.subscribe(MarkerArray, node.topic("pose_node/markers"))
-    diags = graph.subscribe(DiagnosticArray, "/diagnostics")
-    set_client = graph.node.create_client(SetParameters, node.topic("pose_node/set_parameters"))
-    graph.wait_connected(image_pub, node, [node.topic("pose_node/poses"), node.topic("pose_node/markers")])
-    graph.spin_until(lambda: info_pub.get_subscription_count() >= 1, 10, "camera_info subscription", node)
-    mirror = Mirror()
-    frames = video_frames(30)
-    height, width = frames[0].shape[:2]
-    clock = {"t": 50.0, "i": 0}
+class FaultSession:
+    """One running pose_node (landmark model copied to ``tmp_path``, so it can vanish) with an
+    in-test tracker (:class:`Mirror`) fed the same frames; ``camera_timeout`` starts off, so no
+    wait inside a test clears the tracker unless the test sets it."""
 
-    def next_frame(t: float | None = None) -> Image:
-        clock["t"] = clock["t"] + 1.0 / 30.0 if t is None else t
-        clock["i"] += 1
-        header = Header(stamp=stamp_of(clock["t"]), frame_id=FRAME)
-        return rgb_to_image_msg(frames[clock["i"] % len(frames)], header)
+    def __init__(self, graph: Graph, tmp_path: Path, start_node: Callable[..., NodeProcess], ns: str) -> None:
+        self.model = tmp_path / "pose_landmark_full.tflite"
+        shutil.copy(ROOT / "models" / "pose_landmark_full.tflite", self.model)
+        self.graph = graph
+        self.node = start_node(ns, params={"reliable": True, "camera_timeout": 0.0, "model": str(self.model)})
+        self.image_pub = graph.node.create_publisher(Image, self.node.topic("image"), RELIABLE)
+        self.info_pub = graph.node.create_publisher(CameraInfo, self.node.topic("camera_info"), RELIABLE)
+        self.poses = graph.subscribe(PoseKeypoints33Array, self.node.topic("pose_node/poses"))
+        self.markers = graph.subscribe(MarkerArray, self.node.topic("pose_node/markers"))
+        self.diags = graph.subscribe(DiagnosticArray, "/diagnostics")
+        self.set_client = graph.node.create_client(SetParameters, self.node.topic("pose_node/set_parameters"))
+        graph.wait_connected(self.image_pub, self.node, [self.node.topic("pose_node/poses"),
+                                                         self.node.topic("pose_node/markers")])
+        graph.spin_until(lambda: self.info_pub.get_subscription_count() >= 1, 10, "camera_info subscription",
+                         self.node)
+        self.mirror = Mirror()
+        self.frames = video_frames(30)
+        self.height, self.width = self.frames[0].shape[:2]
+        self.t, self.i = 50.0, 0
 
-    def good(msg: Image, what: str) -> PoseKeypoints33Array:
-        fate, want = mirror.predict(msg)
+    def next_frame(self, t: float | None = None) -> Image:
+        self.t = self.t + 1.0 / 30.0 if t is None else t
+        self.i += 1
+        header = Header(stamp=stamp_of(self.t), frame_id=FRAME)
+        return rgb_to_image_msg(self.frames[self.i % len(self.frames)], header)
+
+    def good(self, msg: Image, what: str) -> PoseKeypoints33Array:
+        fate, want = self.mirror.predict(msg)
         assert fate == "processed", what
-        image_pub.publish(msg)
-        got = wait_answer(graph, poses, stamp_ns(msg.header.stamp), node)
+        self.image_pub.publish(msg)
+        got = wait_answer(self.graph, self.poses, stamp_ns(msg.header.stamp), self.node)
         assert_same_poses(got, want or [], what)
         return got
 
-    def bad(msg: Image, fate: str) -> None:
-        assert mirror.predict(msg)[0] == fate
-        image_pub.publish(msg)
-        graph.spin_for(0.1)
-        node.assert_running()
+    def bad(self, msg: Image, fate: str) -> None:
+        assert self.mirror.predict(msg)[0] == fate
+        self.image_pub.publish(msg)
+        self.graph.spin_for(0.1)
+        self.node.assert_running()
 
-    def set_info(info: CameraInfo) -> None:
-        info_pub.publish(info)
-        graph.spin_for(0.2)
+    def set_info(self, info: CameraInfo) -> None:
+        self.info_pub.publish(info)
+        self.graph.spin_for(0.2)
 
-    # 1. camera_info with zero focal length: said once, no camera points, tracking unaffected
-    zero = camera_info_msg(width, height, clock["t"])
+    def set_double(self, name: str, value: float) -> Any:
+        req = SetParameters.Request(parameters=[ParameterMsg(name=name, value=ParameterValue(
+            type=ParameterType.PARAMETER_DOUBLE, double_value=value))])
+        return self.graph.call(self.set_client, req).results[0]
+
+    def diag(self, cond: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
+        return wait_diag(self.graph, self.diags, self.node, cond, what)
+
+    def assert_every_frame_accounted_then_clean_exit(self) -> None:
+        fates = self.mirror.fates
+        d = self.diag(lambda d: unaccounted(d) == 0 and int(d["frames_received"]) == sum(fates.values()),
+                      "diagnostics accounting for every frame")
+        assert int(d["conversion_errors"]) == fates["conversion_error"]
+        assert int(d["processing_errors"]) == fates["processing_error"]
+        assert int(d["frames_processed"]) == fates["processed"]
+        assert "Traceback" not in self.node.stderr()
+        assert_clean_exit(self.node)
+
+
+@pytest.mark.usefixtures("data_dir")  # real test media (scripts/setup.sh)
+def test_unusable_camera_info_is_said_once_and_tracking_goes_on(
+        graph: Graph, tmp_path: Path, start_node: Callable[..., NodeProcess]) -> None:
+    f = FaultSession(graph, tmp_path, start_node, "/t_faults_info")
+    # camera_info with zero focal length: said once, no camera points, tracking unaffected
+    zero = camera_info_msg(f.width, f.height, f.t)
     zero.k = [0.0] * 9
     zero.p = [0.0] * 12
-    set_info(zero)
+    f.set_info(zero)
     for i in range(3):
-        got = good(next_frame(), f"frame {i} with a zero-focal camera_info")
+        got = f.good(f.next_frame(), f"frame {i} with a zero-focal camera_info")
         assert got.poses and not any(p.has_camera_points for p in got.poses)
-    assert node.stderr().count("ignoring camera_info: its K") == 1, node.stderr()
-    d = wait_diag(graph, diags, node, lambda d: d["camera_info"].startswith("ignored"),
-                  "diagnostics saying the camera_info is ignored")
+    assert f.node.stderr().count("ignoring camera_info: its K") == 1, f.node.stderr()
+    d = f.diag(lambda d: d["camera_info"].startswith("ignored"),
+               "diagnostics saying the camera_info is ignored")
     assert "K" in d["camera_info"]
 
-    # 2. camera_info whose distortion solvePnP cannot take (3 coefficients): said once, no points
-    odd = camera_info_msg(width, height, clock["t"])
+    # camera_info whose distortion solvePnP cannot take (3 coefficients): said once, no points
+    odd = camera_info_msg(f.width, f.height, f.t)
     odd.d = [0.1, 0.01, 0.001]
-    set_info(odd)
+    f.set_info(odd)
     for i in range(2):
-        got = good(next_frame(), f"frame {i} with 3 distortion coefficients")
+        got = f.good(f.next_frame(), f"frame {i} with 3 distortion coefficients")
         assert got.poses and not any(p.has_camera_points for p in got.poses)
-    assert node.stderr().count("cannot use camera_info") == 1, node.stderr()
-    set_info(camera_info_msg(width, height, clock["t"]))  # a good one: camera points come back
-    got = good(next_frame(), "frame with a valid camera_info")
+    assert f.node.stderr().count("cannot use camera_info") == 1, f.node.stderr()
+    f.set_info(camera_info_msg(f.width, f.height, f.t))  # a good one: camera points come back
+    got = f.good(f.next_frame(), "frame with a valid camera_info")
     assert got.poses and all(p.has_camera_points for p in got.poses)
     assert all(np.isfinite(points_array(p.camera_points)).all() for p in got.poses)
+    f.assert_every_frame_accounted_then_clean_exit()
 
-    # 3. a depth image (32FC1, metres with NaN and inf) sent to the camera topic: refused, clearly
-    depth = np.full((height, width), 2.5, np.float32)
+
+@pytest.mark.usefixtures("data_dir")
+def test_odd_frames_are_refused_or_converted_and_the_next_one_is_tracked(
+        graph: Graph, tmp_path: Path, start_node: Callable[..., NodeProcess]) -> None:
+    f = FaultSession(graph, tmp_path, start_node, "/t_faults_frames")
+    f.good(f.next_frame(), "a first frame")
+    # a depth image (32FC1, metres with NaN and inf) sent to the camera topic: refused, clearly
+    depth = np.full((f.height, f.width), 2.5, np.float32)
     depth[::7, ::5] = np.nan
     depth[1::9, ::3] = np.inf
     depth[2::11] = -np.inf
-    depth_msg = Image(header=Header(stamp=stamp_of(clock["t"] + 0.01), frame_id=FRAME), encoding="32FC1",
-                      width=width, height=height, step=width * 4, is_bigendian=0)
+    depth_msg = Image(header=Header(stamp=stamp_of(f.t + 0.01), frame_id=FRAME), encoding="32FC1",
+                      width=f.width, height=f.height, step=f.width * 4, is_bigendian=0)
     depth_msg.data = depth.tobytes()
-    bad(depth_msg, "conversion_error")
-    graph.spin_until(lambda: "not a camera image" in node.stderr(), 5, "the depth-image error line", node)
+    f.bad(depth_msg, "conversion_error")
+    graph.spin_until(lambda: "not a camera image" in f.node.stderr(), 5, "the depth-image error line", f.node)
 
-    # 4. big-endian mono16 (a grey camera): the high byte of each big-endian sample
-    grey = cv2.cvtColor(frames[3], cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257
-    clock["t"] += 1.0 / 30.0
-    mono16 = Image(header=Header(stamp=stamp_of(clock["t"]), frame_id=FRAME), encoding="mono16",
-                   width=width, height=height, step=width * 2, is_bigendian=1)
+    # big-endian mono16 (a grey camera): the high byte of each big-endian sample
+    grey = cv2.cvtColor(f.frames[3], cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257
+    f.t += 1.0 / 30.0
+    mono16 = Image(header=Header(stamp=stamp_of(f.t), frame_id=FRAME), encoding="mono16",
+                   width=f.width, height=f.height, step=f.width * 2, is_bigendian=1)
     mono16.data = grey.astype(">u2").tobytes()
-    little = Image(header=mono16.header, encoding="mono16", width=width, height=height, step=width * 2,
-                   is_bigendian=0)
+    little = Image(header=mono16.header, encoding="mono16", width=f.width, height=f.height,
+                   step=f.width * 2, is_bigendian=0)
     little.data = grey.astype("<u2").tobytes()
     np.testing.assert_array_equal(image_msg_to_rgb(mono16), image_msg_to_rgb(little))
-    assert good(mono16, "big-endian mono16").poses, "nobody found in the grey frame"
+    assert f.good(mono16, "big-endian mono16").poses, "nobody found in the grey frame"
 
-    # 5. a frame that raises inside the worker (converts, the tracker refuses a 640x1 image):
-    #    skipped, counted, logged; the next frame is tracked exactly
-    thin = rgb_to_image_msg(frames[0][:1], Header(stamp=stamp_of(clock["t"] + 0.01), frame_id=FRAME))
-    bad(thin, "processing_error")
-    graph.spin_until(lambda: "frame failed: ValueError" in node.stderr(), 5, "the frame-failed line", node)
-    good(next_frame(), "the frame after a processing error")
+    # a frame that raises inside the worker (converts, the tracker refuses a 640x1 image):
+    # skipped, counted, logged; the next frame is tracked exactly
+    thin = rgb_to_image_msg(f.frames[0][:1], Header(stamp=stamp_of(f.t + 0.01), frame_id=FRAME))
+    f.bad(thin, "processing_error")
+    graph.spin_until(lambda: "frame failed: ValueError" in f.node.stderr(), 5, "the frame-failed line",
+                     f.node)
+    f.good(f.next_frame(), "the frame after a processing error")
+    assert f.mirror.fates["conversion_error"] == f.mirror.fates["processing_error"] == 1
+    f.assert_every_frame_accounted_then_clean_exit()
 
-    # 6. a looping bag: three loops of the same 8 stamps; every loop resets the tracker, no
-    #    NaN/inf anywhere, results equal the in-test tracker (which resets the same way)
-    resets_before = int(wait_diag(graph, diags, node, lambda d: unaccounted(d) == 0, "diagnostics")
-                        ["timestamp_resets"])
-    loop_start = clock["t"] - 5.0
+
+@pytest.mark.usefixtures("data_dir")
+def test_a_looping_bag_resets_the_tracker_every_loop(graph: Graph, tmp_path: Path,
+                                                      start_node: Callable[..., NodeProcess]) -> None:
+    """Three loops of the same 8 stamps: every loop resets the tracker, no NaN/inf anywhere,
+    results equal the in-test tracker (which resets the same way)."""
+    f = FaultSession(graph, tmp_path, start_node, "/t_faults_loop")
+    f.good(f.next_frame(), "a first frame")
+    resets_before = int(f.diag(lambda d: unaccounted(d) == 0, "diagnostics")["timestamp_resets"])
+    loop_start = f.t - 5.0
     for loop in range(3):
         for k in range(8):
-            got = good(next_frame(loop_start + k / 30.0), f"loop {loop} frame {k}")
+            got = f.good(f.next_frame(loop_start + k / 30.0), f"loop {loop} frame {k}")
             for p in got.poses:
                 assert np.isfinite(points_array(p.camera_points)).all()
                 assert math.isfinite(p.score) and math.isfinite(p.roi.rotation)
-    d = wait_diag(graph, diags, node, lambda d: int(d["timestamp_resets"]) >= resets_before + 3,
-                  "diagnostics counting 3 timestamp resets")
+    d = f.diag(lambda d: int(d["timestamp_resets"]) >= resets_before + 3,
+               "diagnostics counting 3 timestamp resets")
     assert int(d["timestamp_resets"]) == resets_before + 3
-    assert "jumped back" in node.stderr()
+    assert "jumped back" in f.node.stderr()
+    f.assert_every_frame_accounted_then_clean_exit()
 
-    # 7. a parameter update the pipeline cannot take (the model file is gone, so the tracker
-    #    cannot be rebuilt): rejected with the reason, the running tracker keeps working
-    model.unlink()
 
-    def set_double(name: str, value: float) -> Any:
-        req = SetParameters.Request(parameters=[ParameterMsg(name=name, value=ParameterValue(
-            type=ParameterType.PARAMETER_DOUBLE, double_value=value))])
-        return graph.call(set_client, req).results[0]
-
-    r = set_double("min_tracking_confidence", 0.7)
+@pytest.mark.usefixtures("data_dir")
+def test_rejected_parameter_updates_then_the_camera_timeout(graph: Graph, tmp_path: Path,
+                                                            start_node: Callable[..., NodeProcess]) -> None:
+    f = FaultSession(graph, tmp_path, start_node, "/t_faults_params")
+    f.good(f.next_frame(), "a first frame")
+    # a parameter update the pipeline cannot take (the model file is gone, so the tracker
+    # cannot be rebuilt): rejected with the reason, the running tracker keeps working
+    f.model.unlink()
+    r = f.set_double("min_tracking_confidence", 0.7)
     assert not r.successful, "a parameter update that cannot rebuild the tracker was accepted"
     assert "could not rebuild the tracker" in r.reason and "does not exist" in r.reason, r.reason
     for value in (math.nan, math.inf):
-        r = set_double("min_detection_confidence", value)
+        r = f.set_double("min_detection_confidence", value)
         assert not r.successful and r.reason, f"min_detection_confidence={value} accepted"
-    r = set_double("no_such_parameter", 1.0)
+    r = f.set_double("no_such_parameter", 1.0)
     assert not r.successful
-    good(next_frame(), "a frame after the rejected parameter updates")
+    f.good(f.next_frame(), "a frame after the rejected parameter updates")
 
-    # 8. the camera stops: after camera_timeout (set now, a valid update) the markers go
-    #    (DELETEALL), tracking is cleared, and the next frame starts from the detector like a
-    #    fresh in-test tracker
-    n_markers = len(markers)
-    r = set_double("camera_timeout", 0.5)
+    # the camera stops: after camera_timeout (set now, a valid update) the markers go
+    # (DELETEALL), tracking is cleared, and the next frame starts from the detector like a
+    # fresh in-test tracker
+    n_markers = len(f.markers)
+    r = f.set_double("camera_timeout", 0.5)
     assert r.successful, r.reason
     graph.spin_until(lambda: any(m.action == Marker.DELETEALL
-                                 for _, a in markers[n_markers:] for m in a.markers),
-                     5, "DELETEALL after camera_timeout", node)
-    wait_diag(graph, diags, node, lambda d: d["camera_timeouts"] == "1", "the camera timeout in diagnostics")
-    mirror.tracker.reset()
-    got = good(next_frame(), "the first frame after the camera came back")
+                                 for _, a in f.markers[n_markers:] for m in a.markers),
+                     5, "DELETEALL after camera_timeout", f.node)
+    f.diag(lambda d: d["camera_timeouts"] == "1", "the camera timeout in diagnostics")
+    f.mirror.tracker.reset()
+    got = f.good(f.next_frame(), "the first frame after the camera came back")
     assert got.poses
-
-    d = wait_diag(graph, diags, node, lambda d: unaccounted(d) == 0 and int(d["frames_received"]) == sum(
-        mirror.fates.values()), "diagnostics accounting for every frame")
-    assert int(d["conversion_errors"]) == mirror.fates["conversion_error"] == 1
-    assert int(d["processing_errors"]) == mirror.fates["processing_error"] == 1
-    assert int(d["frames_processed"]) == mirror.fates["processed"]
-    assert "Traceback" not in node.stderr()
-    assert_clean_exit(node)
+    f.assert_every_frame_accounted_then_clean_exit()
 
 
 # --------------------------------------------------------------------------------------------
