@@ -171,6 +171,19 @@ def test_depth_over_dds(graph: Graph, start_node) -> None:
     # -- a good depth image again: measured again -------------------------------------------
     got = frame(depth_msg(good, "16UC1", t[0] + 1.0))
     assert (np.asarray(got.poses[0].camera_point_sources) == DEPTH).sum() >= 25
+
+    # -- depth_tolerance changes at run time: 0.5 s apart is now close enough -------------------
+    from rcl_interfaces.msg import Parameter as ParameterMsg
+    from rcl_interfaces.msg import ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    client = graph.node.create_client(SetParameters, node.topic("pose_node/set_parameters"))
+    value = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=1.0)
+    request = SetParameters.Request(parameters=[ParameterMsg(name="depth_tolerance", value=value)])
+    result = graph.call(client, request)
+    assert result.results[0].successful
+    got = frame(depth_msg(good, "16UC1", t[0] + 1.0 - 0.5))
+    assert (np.asarray(got.poses[0].camera_point_sources) == DEPTH).sum() >= 25
     node.assert_running()
     assert "Traceback" not in node.stderr()
 

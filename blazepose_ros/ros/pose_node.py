@@ -628,6 +628,7 @@ class PoseNode(Node):
         pnp = [camera_frame_points(p.world, p.keypoints, model.k, model.d) for p in poses]
         if self._depth is None:
             return pnp, None
+        self._depth.tolerance_s = float(self._p("depth_tolerance"))  # may change at run time
         depth = self._depth.for_image(header, *image_size)  # checked, counted and warned inside
         if depth is None or not poses:
             return pnp, None
