@@ -30,7 +30,7 @@ class LaunchConfiguration(Recorded):
         return context[self.args[0]]
 
 
-def load_launch_file(monkeypatch: pytest.MonkeyPatch) -> Any:
+def load_launch_file(monkeypatch: pytest.MonkeyPatch, path: Path = ROOT / "launch" / "pose.launch.py") -> Any:
     names = {
         "launch": ["LaunchDescription"],
         "launch.actions": ["DeclareLaunchArgument", "EmitEvent", "LogInfo", "OpaqueFunction",
@@ -53,7 +53,7 @@ def load_launch_file(monkeypatch: pytest.MonkeyPatch) -> Any:
     events = types.ModuleType("launch.events")
     events.matches_action = lambda action: ("matches_action", action)
     monkeypatch.setitem(sys.modules, "launch.events", events)
-    spec = importlib.util.spec_from_file_location("pose_launch", ROOT / "launch" / "pose.launch.py")
+    spec = importlib.util.spec_from_file_location("pose_launch", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -62,9 +62,10 @@ def load_launch_file(monkeypatch: pytest.MonkeyPatch) -> Any:
 def declared_and_runner(monkeypatch: pytest.MonkeyPatch, share: Path = ROOT) -> tuple[dict, Any]:
     """(declared arguments by name, run(**arguments) -> the actions launch_setup returns).
 
-    ``share``: where FindPackageShare(blazepose_ros) points (the source tree or an install).
+    ``share``: where FindPackageShare(blazepose_ros) points (the source tree or an install's
+    share/blazepose_ros); the launch file is loaded from its launch/ folder.
     """
-    module = load_launch_file(monkeypatch)
+    module = load_launch_file(monkeypatch, share / "launch" / "pose.launch.py")
     entities = module.generate_launch_description().args[0]
     declared = {e.args[0]: e.kwargs for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
     (opaque,) = [e for e in entities if type(e).__name__ == "OpaqueFunction"]

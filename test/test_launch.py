@@ -208,3 +208,20 @@ def test_namespaced_rviz_config_moves_only_this_packages_topics() -> None:
     extra = "  - Topic:\n      Value: /camera/image_raw\n  - Topic:\n      Value: /gesture_node/gesture\n"
     assert namespaced_rviz_config(extra, "r") == ("  - Topic:\n      Value: /camera/image_raw\n"
                                                   "  - Topic:\n      Value: /r/gesture_node/gesture\n")
+
+
+def test_every_executable_the_launch_file_starts_is_installed(launch) -> None:
+    import re
+
+    _, run = launch
+    started = set()
+    for given in ({}, {"lifecycle": "true"}, {"gestures": "true"}):
+        nodes = [a for a in run(**given) if type(a).__name__ in ("Node", "LifecycleNode")]
+        started |= {n.kwargs["executable"] for n in nodes}
+    assert started == {"pose_node", "pose_lifecycle_node", "gesture_node"}
+    cmake = (ROOT / "CMakeLists.txt").read_text()
+    programs = re.search(r"install\(PROGRAMS(.*?)DESTINATION lib/\$\{PROJECT_NAME\}", cmake, re.S)
+    assert programs, "CMakeLists.txt installs no programs to lib/<package>"
+    for exe in started:
+        assert f"scripts/{exe}" in programs.group(1).split(), f"{exe} is not installed by CMakeLists.txt"
+        assert (ROOT / "scripts" / exe).stat().st_mode & 0o111, f"scripts/{exe} is not executable"

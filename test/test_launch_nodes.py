@@ -1,12 +1,15 @@
 """The nodes pose.launch.py starts, started the way launch_ros starts them, checked over real DDS.
 
-`launch`/`launch_ros` are not installable here, so the launch file's actions are produced by
-the stand-ins of launch_standins.py and each Node / LifecycleNode action is run with the command
-line launch_ros builds for it (executable, ``__node``/``__ns``, one ``--params-file`` per
-parameter entry -- a dict becomes a temporary file -- and ``-r`` remaps). The graph is then
-queried: node names, topics, parameters. For ``lifecycle:=true`` the launch file's own event
-plan (ChangeState configure, then ChangeState activate when the node reports configuring ->
-inactive on ``transition_event``) is carried out with real lifecycle service calls.
+`launch`/`launch_ros` are not installable here, so the installed launch file
+(share/blazepose_ros/launch/pose.launch.py, found through the ament index as ``ros2 launch
+blazepose_ros pose.launch.py`` finds it; FindPackageShare = that share folder) is run against
+the stand-ins of launch_standins.py, and each Node / LifecycleNode action is run with the command
+line launch_ros builds for it (the installed lib/blazepose_ros/<executable>, ``__node``/``__ns``,
+one ``--params-file`` per parameter entry -- a dict becomes a temporary file -- and ``-r``
+remaps). The graph is then queried: node names, topics, parameters. For ``lifecycle:=true``
+the launch file's own event plan (ChangeState configure, then ChangeState activate when the node
+reports configuring -> inactive on ``transition_event``) is carried out with real lifecycle
+service calls.
 """
 
 from __future__ import annotations
@@ -33,7 +36,16 @@ from blazepose_ros.ros.pose_node import PARAM_SPECS  # noqa: E402
 pytestmark = pytest.mark.dds
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = ROOT / "scripts"  # CMakeLists.txt installs these as lib/blazepose_ros/<name>
+
+
+def installed() -> tuple[Path, Path]:
+    """(share/blazepose_ros, lib/blazepose_ros) of the package in the ament index."""
+    from ament_index_python.packages import get_package_prefix, get_package_share_directory
+
+    lib = Path(get_package_prefix("blazepose_ros")) / "lib" / "blazepose_ros"
+    return Path(get_package_share_directory("blazepose_ros")), lib
+
+
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
@@ -51,8 +63,10 @@ class Launched:
         name = action.kwargs["name"]
         log = self.tmp / f"{name}.log"
         with open(log, "w") as out:
-            proc = self._subprocess.Popen(node_command(action, SCRIPTS, self.tmp), env=self.env, cwd=ROOT,
-                                          stdout=out, stderr=self._subprocess.STDOUT)
+            cmd = node_command(action, installed()[1], self.tmp)
+            assert Path(cmd[0]).is_file(), f"{cmd[0]} is not installed: rebuild (bash scripts/setup.sh)"
+            proc = self._subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=out,
+                                          stderr=self._subprocess.STDOUT)
         self.procs.append((name, proc, log))
         return proc
 
@@ -88,7 +102,7 @@ def launched(ros_env: dict[str, str], tmp_path: Path) -> Iterator[Launched]:
 
 @pytest.fixture
 def launch_file(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[Any]]:
-    _, run = declared_and_runner(monkeypatch, share=ROOT)
+    _, run = declared_and_runner(monkeypatch, share=installed()[0])
     return run
 
 
@@ -117,7 +131,7 @@ def test_every_launch_argument_reaches_the_running_nodes(graph: Graph, launched:
     actions = launch_file(
         image="/t_la/cam/image", camera_info="/t_la/cam/info", compressed="true", model="lite",
         delegate="cpu", num_poses="2", use_depth="false", depth="/t_la/cam/depth", namespace="t_launch",
-        gestures="true", rviz="true", use_sim_time="true", params_file=str(ROOT / "config" / "pose.yaml"))
+        gestures="true", rviz="true", use_sim_time="true")
     nodes = of_type(actions, "Node")
     assert [n.kwargs["executable"] for n in nodes] == ["pose_node", "gesture_node"]
     (rviz_note,) = of_type(actions, "LogInfo")  # rviz2 is not installed here: a warning, not a failure
@@ -125,19 +139,20 @@ def test_every_launch_argument_reaches_the_running_nodes(graph: Graph, launched:
     for node in nodes:
         launched.start(node)
 
-    def up() -> bool:
+    want_subs = {"/t_la/cam/image/compressed", "/t_la/cam/info"}  # compressed:=true, remapped
+    want_pubs = {"/t_launch/pose_node/poses", "/t_launch/pose_node/markers", "/diagnostics"}
+
+    def up() -> bool:  # discovery is incremental: wait for everything expected
         launched.assert_running()
         names = set(graph.node.get_node_names_and_namespaces())
-        return {("pose_node", "/t_launch"), ("gesture_node", "/t_launch")} <= names and \
-            "/t_launch/pose_node/poses" in topics_of(graph, "pose_node", "/t_launch", "pub") and \
+        if not {("pose_node", "/t_launch"), ("gesture_node", "/t_launch")} <= names:
+            return False
+        return want_subs <= topics_of(graph, "pose_node", "/t_launch", "sub") and \
+            want_pubs <= topics_of(graph, "pose_node", "/t_launch", "pub") and \
             "/t_launch/pose_node/poses" in topics_of(graph, "gesture_node", "/t_launch", "sub")
 
     graph.spin_until(up, 60.0, "both nodes to come up with their topics")
-    subs = topics_of(graph, "pose_node", "/t_launch", "sub")
-    assert {"/t_la/cam/image/compressed", "/t_la/cam/info"} <= subs, subs  # compressed:=true, remapped
-    assert "/t_la/cam/image" not in subs
-    pubs = topics_of(graph, "pose_node", "/t_launch", "pub")
-    assert {"/t_launch/pose_node/markers", "/diagnostics"} <= pubs, pubs
+    assert "/t_la/cam/image" not in topics_of(graph, "pose_node", "/t_launch", "sub")
 
     names = ["model", "delegate", "compressed", "use_sim_time", "model_complexity"]
     names += ["num_poses"] * declares_num_poses + ["use_depth"] * declares_use_depth
