@@ -214,3 +214,46 @@ def test_tf_frames_where_tf2_is_importable(graph: Graph, start_node) -> None:
                    for _, m in tf for t in m.transforms)
 
     graph.spin_until(tf_of_person, 30, "a body_<id> TF frame under the image frame", node)
+
+
+def test_camera_info_diagnostics_tell_the_truth(graph: Graph, start_node) -> None:
+    """camera_info is 'yes' only when usable; each distinct problem is logged once, in plain words."""
+    scene = make_scene()
+    h, w = scene.rgb.shape[:2]
+    node: NodeProcess = start_node("/t_info", params={"reliable": True})
+    image_pub = graph.node.create_publisher(Image, node.topic("image"), RELIABLE)
+    info_pub = graph.node.create_publisher(CameraInfo, node.topic("camera_info"), RELIABLE)
+    poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
+    diags = graph.subscribe(DiagnosticArray, "/diagnostics")
+    graph.wait_connected(image_pub, node, [node.topic("pose_node/poses")])
+    graph.spin_until(lambda: info_pub.get_subscription_count() >= 1, 10, "camera_info subscription", node)
+
+    def diag_says(prefix: str) -> None:
+        graph.spin_until(lambda: (d := latest(diags, node.ns)) is not None
+                         and d["camera_info"].startswith(prefix), 10, f"camera_info: {prefix}", node)
+
+    nan_fx = camera_info_msg(w, h, 1.0)
+    nan_fx.k = [float("nan"), *nan_fx.k[1:]]
+    for _ in range(3):  # the same problem again and again: logged once
+        info_pub.publish(nan_fx)
+    diag_says("ignored: its K matrix has non-finite values ([nan, 0, 404.5")  # before any image
+    stamp = [3.0]
+
+    def one_frame() -> PoseKeypoints33Array:
+        stamp[0] += 0.1
+        image_pub.publish(image_msg(scene.rgb, stamp[0], frame_id=FRAME))
+        want = round(stamp[0] * 1e9)
+        graph.spin_until(lambda: any(stamp_ns(m.header.stamp) == want for _, m in poses), 20, "poses", node)
+        return next(m for _, m in poses if stamp_ns(m.header.stamp) == want)
+
+    assert not one_frame().poses[0].has_camera_points
+    info_pub.publish(camera_info_msg(640, 480, 2.0))  # another stream's camera_info
+    diag_says("ignored: it is for 640x480 images but the images are 810x1080")
+    assert not one_frame().poses[0].has_camera_points
+    info_pub.publish(camera_info_msg(w, h, 2.0))
+    diag_says("yes")
+    assert one_frame().poses[0].has_camera_points
+    err = node.stderr()
+    assert err.count("ignoring camera_info: its K matrix has non-finite values") == 1, err
+    assert err.count("ignoring camera_info: it is for 640x480 images but the images are 810x1080") == 1, err
+    assert "got shape (3, 3)" not in err
