@@ -126,11 +126,10 @@ def topics_of(graph: Graph, name: str, ns: str, kind: str) -> set[str]:
 
 def test_every_launch_argument_reaches_the_running_nodes(graph: Graph, launched: Launched,
                                                          launch_file: Callable[..., list[Any]]) -> None:
-    declares_num_poses = "num_poses" in PARAM_SPECS  # issue 12 adds it to pose_node
-    declares_use_depth = "use_depth" in PARAM_SPECS  # issue 14 adds it
+    assert {"num_poses", "use_depth"} <= set(PARAM_SPECS)  # the launch arguments' parameters
     actions = launch_file(
         image="/t_la/cam/image", camera_info="/t_la/cam/info", compressed="true", model="lite",
-        delegate="cpu", num_poses="2", use_depth="false", depth="/t_la/cam/depth", namespace="t_launch",
+        delegate="cpu", num_poses="2", use_depth="true", depth="/t_la/cam/depth", namespace="t_launch",
         gestures="true", rviz="true", use_sim_time="true")
     nodes = of_type(actions, "Node")
     assert [n.kwargs["executable"] for n in nodes] == ["pose_node", "gesture_node"]
@@ -139,7 +138,7 @@ def test_every_launch_argument_reaches_the_running_nodes(graph: Graph, launched:
     for node in nodes:
         launched.start(node)
 
-    want_subs = {"/t_la/cam/image/compressed", "/t_la/cam/info"}  # compressed:=true, remapped
+    want_subs = {"/t_la/cam/image/compressed", "/t_la/cam/info", "/t_la/cam/depth"}  # remapped
     want_pubs = {"/t_launch/pose_node/poses", "/t_launch/pose_node/markers", "/diagnostics"}
 
     def up() -> bool:  # discovery is incremental: wait for everything expected
@@ -154,13 +153,11 @@ def test_every_launch_argument_reaches_the_running_nodes(graph: Graph, launched:
     graph.spin_until(up, 60.0, "both nodes to come up with their topics")
     assert "/t_la/cam/image" not in topics_of(graph, "pose_node", "/t_launch", "sub")
 
-    names = ["model", "delegate", "compressed", "use_sim_time", "model_complexity"]
-    names += ["num_poses"] * declares_num_poses + ["use_depth"] * declares_use_depth
+    names = ["model", "delegate", "compressed", "use_sim_time", "model_complexity", "num_poses", "use_depth"]
     params = get_parameters(graph, "/t_launch/pose_node", names)
     expected = {"model": "lite", "delegate": "cpu", "compressed": True, "use_sim_time": True,
-                "model_complexity": 1}  # from params_file: not overridden
-    expected |= {"num_poses": 2} if declares_num_poses else {}
-    expected |= {"use_depth": False} if declares_use_depth else {}
+                "model_complexity": 1,  # from params_file: not overridden
+                "num_poses": 2, "use_depth": True}
     assert params == expected
     gesture = get_parameters(graph, "/t_launch/gesture_node", ["use_sim_time"])
     assert gesture == {"use_sim_time": True}
