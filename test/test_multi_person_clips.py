@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from blazepose_ros.core import PoseTracker
+from blazepose_ros.core.association import box_iou
 
 pytestmark = [pytest.mark.unit, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -54,10 +55,19 @@ def _inside_fraction(kp: np.ndarray, box: list[float]) -> float:
     return float(inside.mean())
 
 
-def match_people(poses: list, people: list[dict], min_inside: float = 0.7) -> dict[str, int]:
-    """letter -> pose id: each annotated person gets the pose with most visible keypoints in
-    their box (greedy, best pairs first), if at least ``min_inside`` of them are inside and
-    the pose's mid-hip is inside the box."""
+def _visible_box(kp: np.ndarray) -> np.ndarray:
+    vis = kp[:, 3] > 0.5
+    xy = kp[vis, :2] if vis.any() else kp[:, :2]
+    return np.array([xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max()])
+
+
+def match_people(poses: list, people: list[dict], min_inside: float = 0.5) -> dict[str, int]:
+    """letter -> pose id. A pose can be a person when its mid-hip is in their box and in no one
+    else's, or when its mid-hip and its torso (shoulders, hips) or at least ``min_inside`` of
+    its visible keypoints are in their box (a landmark run on an ROI holding two people can
+    put one's face and arms on the other). The pairs are taken greedily, unoccluded people
+    first (a pose on someone standing in front of an occluded person, whose box holds them
+    both, is theirs), then by the IoU of the pose's visible-keypoint bounds with the box."""
     pairs = []
     for li, person in enumerate(people):
         x0, y0, x1, y1 = person["box"]
@@ -65,12 +75,17 @@ def match_people(poses: list, people: list[dict], min_inside: float = 0.7) -> di
             hip = (p.keypoints[23, :2] + p.keypoints[24, :2]) / 2
             if not (x0 <= hip[0] < x1 and y0 <= hip[1] < y1):
                 continue
-            f = _inside_fraction(p.keypoints, person["box"])
-            if f >= min_inside:
-                pairs.append((f, li, pi))
+            torso = p.keypoints[[11, 12, 23, 24], :2]
+            torso_in = bool(np.all((torso[:, 0] >= x0) & (torso[:, 0] < x1)
+                                   & (torso[:, 1] >= y0) & (torso[:, 1] < y1)))
+            only_here = sum(b[0] <= hip[0] < b[2] and b[1] <= hip[1] < b[3]
+                            for b in (q["box"] for q in people)) == 1
+            if only_here or torso_in or _inside_fraction(p.keypoints, person["box"]) >= min_inside:
+                iou = box_iou(_visible_box(p.keypoints), np.asarray(person["box"], float))
+                pairs.append((not person.get("occluded", False), iou, li, pi))
     out: dict[str, int] = {}
     used: set[int] = set()
-    for _, li, pi in sorted(pairs, reverse=True):
+    for _, _, li, pi in sorted(pairs, reverse=True):
         letter = people[li]["person"]
         if letter in out or pi in used:
             continue

@@ -108,6 +108,10 @@ class OverlapRule:
     match_fraction: float = KEYPOINT_MATCH_FRACTION
     bound_iou: float = KEYPOINT_BOUND_IOU
     torso_ratio: float = 0.25  # same_torso; 0 = MediaPipe's keypoint rule alone
+    # the keypoint rule also needs the mid-hips within this many torso lengths: a landmark run
+    # on an ROI holding two people can put one's face and arms on the other (seen on the
+    # pose2sim clips), which must not make two bodies one (inf = MediaPipe's rule as is)
+    max_hip_distance: float = 0.5
 
 
 def keypoint_matches(kp_a: np.ndarray, kp_b: np.ndarray,
@@ -136,6 +140,9 @@ def poses_overlap(kp_a: np.ndarray, kp_b: np.ndarray, rule: OverlapRule = Overla
     """
     if rule.torso_ratio > 0 and same_torso(kp_a, kp_b, rule.torso_ratio):
         return True
+    t = max(torso_length(kp_a), torso_length(kp_b), 1.0)
+    if float(np.linalg.norm(hip_center(kp_a) - hip_center(kp_b))) >= rule.max_hip_distance * t:
+        return False
     n = min(kp_a.shape[0], kp_b.shape[0])
     need = math.ceil(rule.match_fraction * n)
     if keypoint_matches(kp_a[:n], kp_b[:n], rule.distance_ratio) < need:

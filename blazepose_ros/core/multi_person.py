@@ -379,8 +379,8 @@ class MultiPersonTracker:
         confirmed = [[*results[i], False, fits[i]] for i in sorted(kept, key=lambda i: results[i][0].id)]
         confirmed_kp = [c[2] for c in confirmed]
 
-        # 4. the detector
         free = o.num_poses - len(confirmed)
+        # 4. the detector
         due = (self._last_detection is None or t - self._last_detection >= o.detection_interval
                or t < self._last_detection)
         run_detector = free > 0 and (self.static or not confirmed or lost_now or bool(self._lost) or due)
@@ -413,7 +413,6 @@ class MultiPersonTracker:
             if any(poses_overlap(c.kp, u.kp, o.overlap) for u in unique):
                 continue
             unique.append(c)
-        unique = unique[:max(free, 0)]
         poses = [self._finish(tr, res, w, h, t_ns, from_det) for tr, res, _, _, from_det, _ in confirmed]
         all_boxes = [keypoint_box(k) for k in confirmed_kp]
         for tr, _, kp, obs, _, _ in confirmed:
@@ -431,7 +430,10 @@ class MultiPersonTracker:
                                   reid_explain(lt.app, c.obs, o.reid))
             for r, ci in greedy_match(cost, math.inf):
                 matched[ci] = self._lost[r]
+        accepted = 0
         for ci, c in enumerate(unique):
+            if accepted >= free:
+                break
             tr = matched.get(ci)
             if tr is not None:
                 self._lost.remove(tr)
@@ -441,6 +443,7 @@ class MultiPersonTracker:
                 tr = _Track(self._new_id(), c.obs, t)
                 self.births += 1
                 self.last_births.append(tr.id)
+            accepted += 1
             self._tracks.append(tr)
             poses.append(self._finish(tr, c.res, w, h, t_ns, c.from_detector))
             self._update_appearance(tr, c.obs, True)
