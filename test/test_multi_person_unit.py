@@ -187,3 +187,17 @@ def test_births_deaths_and_ids_across_rebuilds(data_dir):
     assert q and min(x.id for x in q) == 3 and rebuilt.births >= 3
     rebuilt.reset()
     assert rebuilt.deaths == 2 + len(q) and rebuilt.live_ids == []
+
+
+def test_face_and_arms_on_another_body_are_not_one_person(bus_pose):
+    """A landmark run on an ROI holding two people can put one person's face and arms on the
+    other: MediaPipe's keypoint rule alone would merge the two bodies; the hip check does not."""
+    from blazepose_ros.core.association import OverlapRule
+
+    _, kp = bus_pose
+    t = torso_length(kp)
+    other = kp.copy()
+    body = [11, 12, *range(23, 33)]  # shoulders, hips, legs: the other body, 0.9 torso lengths away
+    other[body, 0] += 0.9 * t
+    assert not poses_overlap(kp, other)
+    assert poses_overlap(kp, other, OverlapRule(max_hip_distance=math.inf, torso_ratio=0.0))
