@@ -201,3 +201,21 @@ def test_face_and_arms_on_another_body_are_not_one_person(bus_pose):
     other[body, 0] += 0.9 * t
     assert not poses_overlap(kp, other)
     assert poses_overlap(kp, other, OverlapRule(max_hip_distance=math.inf, torso_ratio=0.0))
+
+
+@pytest.mark.parametrize(("w", "h", "person", "grid"), [(768, 576, 80, (4, 3)), (768, 432, 85, (3, 2)),
+                                                        (1768, 994, 400, (2, 1)), (640, 480, 300, (1, 1))])
+def test_grid_for_person_height(w, h, person, grid):
+    from blazepose_ros.core.association import DETECTOR_MIN_PERSON_PX, grid_for_person_height
+
+    g = grid_for_person_height(w, h, person)
+    assert g == grid
+    for x0, y0, x1, y1 in tile_boxes(w, h, g):  # every tile shows the person big enough
+        assert person * 224 / max(x1 - x0, y1 - y0) >= DETECTOR_MIN_PERSON_PX - 1e-6
+    coarser = [(g[0] - 1, g[1]), (g[0], g[1] - 1)]
+    for c in coarser:  # and no coarser grid would
+        if min(c) >= 1:
+            assert any(person * 224 / max(x1 - x0, y1 - y0) < DETECTOR_MIN_PERSON_PX
+                       for x0, y0, x1, y1 in tile_boxes(w, h, c))
+    with pytest.raises(ValueError):
+        grid_for_person_height(w, h, 0)

@@ -186,6 +186,26 @@ def greedy_match(cost: np.ndarray, max_cost: float) -> list[tuple[int, int]]:
 
 Box = tuple[int, int, int, int]
 
+# The detector finds a person whose full-body height is >= ~50-60 px of its 224 px input
+# (measured: bench/bench_multi_person.py, the two sports2d people shrunk in a 224 canvas:
+# scores 0 at 40-50 px, >= 0.6 from 40-60 px).
+DETECTOR_MIN_PERSON_PX = 60.0
+
+
+def grid_for_person_height(image_w: int, image_h: int, person_px: float, overlap: float = 0.25,
+                           detector_input: int = 224,
+                           min_person_px: float = DETECTOR_MIN_PERSON_PX) -> tuple[int, int]:
+    """The coarsest (columns, rows) grid whose tiles, letterboxed into the detector input,
+    show a ``person_px`` tall person at least ``min_person_px`` tall."""
+    if not person_px > 0:
+        raise ValueError(f"person height must be > 0 px, got {person_px}")
+    limit = person_px * detector_input / min_person_px  # largest tile side that works
+
+    def n(side: int) -> int:
+        return max(1, math.ceil((side / limit - overlap) / (1 - overlap)))
+
+    return n(image_w), n(image_h)
+
 
 def tile_boxes(image_w: int, image_h: int, grid: tuple[int, int], overlap: float = 0.25) -> list[Box]:
     """Integer pixel boxes of a ``grid = (columns, rows)`` tiling with ``overlap`` (fraction of

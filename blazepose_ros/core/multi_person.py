@@ -40,6 +40,7 @@ from .association import (
     box_iou,
     detection_matches_pose,
     greedy_match,
+    grid_for_person_height,
     hip_center,
     keypoint_box,
     poses_overlap,
@@ -76,6 +77,10 @@ class MultiPersonOptions:
     max_occlusion: how long a lost person's id waits to be re-identified before it is retired.
     small_person_tiles: None = off; ``(0, 0)`` = square tiles along the long side (2 for
         16:9); ``(nx, ny)`` = a grid. Each detector run also searches the next tile.
+    small_person_height: if set (px), the tile grid is chosen per frame size so that a person
+        this tall is big enough for the detector (:func:`.association.grid_for_person_height`);
+        overrides small_person_tiles.
+    tiles_per_run: tiles searched per detector run (round robin).
     tile_overlap: overlap between grid tiles (fraction of a tile).
     roi_iou: ROI IoU above which a detection is the tracked person (MediaPipe Tasks: 0.5).
     max_jump: torso lengths the mid-hip may move off its predicted position in one frame.
@@ -91,6 +96,8 @@ class MultiPersonOptions:
     detection_interval: float = 0.2
     max_occlusion: float = 1.0
     small_person_tiles: tuple[int, int] | None = None
+    small_person_height: float | None = None
+    tiles_per_run: int = 1
     tile_overlap: float = 0.25
     roi_iou: float = ROI_IOU_SAME_PERSON
     max_jump: float = 0.35
@@ -112,6 +119,10 @@ class MultiPersonOptions:
             if (nx, ny) != (0, 0) and (nx < 1 or ny < 1):
                 raise ValueError(f"small_person_tiles must be None, (0, 0) or (nx, ny) >= 1, "
                                  f"got {self.small_person_tiles}")
+        if self.small_person_height is not None and not self.small_person_height > 0:
+            raise ValueError(f"small_person_height must be > 0 px, got {self.small_person_height}")
+        if int(self.tiles_per_run) < 1:
+            raise ValueError(f"tiles_per_run must be >= 1, got {self.tiles_per_run}")
 
 
 class _Track:
@@ -218,16 +229,20 @@ class MultiPersonTracker:
         self.detector_runs += 1
         timings["detector_invoke"] = timings.get("detector_invoke", 0.0) + \
             self.detector.last_timings.get("detector_invoke", 0.0)
-        tiles_opt = self.options.small_person_tiles
-        if tiles_opt is not None:
-            boxes = tile_boxes(w, h, tiles_opt, self.options.tile_overlap)
+        o = self.options
+        grid = (grid_for_person_height(w, h, o.small_person_height, o.tile_overlap)
+                if o.small_person_height else o.small_person_tiles)
+        if grid is not None:
+            boxes = tile_boxes(w, h, grid, o.tile_overlap)
             if len(boxes) > 1 or boxes[0] != (0, 0, w, h):
-                box = boxes[self._tile_index % len(boxes)]
-                self._tile_index += 1
-                x0, y0, x1, y1 = box
-                dets += [_map_detection(d, box, w, h) for d in self.detector.detect(image[y0:y1, x0:x1])]
-                self.tile_runs += 1
-                timings["detector_invoke"] += self.detector.last_timings.get("detector_invoke", 0.0)
+                for _ in range(min(o.tiles_per_run, len(boxes))):
+                    box = boxes[self._tile_index % len(boxes)]
+                    self._tile_index += 1
+                    x0, y0, x1, y1 = box
+                    dets += [_map_detection(d, box, w, h)
+                             for d in self.detector.detect(image[y0:y1, x0:x1])]
+                    self.tile_runs += 1
+                    timings["detector_invoke"] += self.detector.last_timings.get("detector_invoke", 0.0)
         # one person found twice (whole frame and tile): keep the best score
         dets.sort(key=lambda d: -d.score)
         kept: list[tuple[Detection, NormRect, np.ndarray]] = []

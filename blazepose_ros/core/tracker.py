@@ -104,6 +104,9 @@ class PoseTracker:
             ``(nx, ny)`` = grid. Each detector run also searches one tile (round robin) to
             find people too small for the whole-frame detector. Setting it selects the
             multi-person loop even with num_poses = 1.
+        small_person_height: px; the tile grid is chosen per frame so that a person this
+            tall is big enough for the detector (overrides small_person_tiles).
+        tiles_per_run: tiles searched per detector run.
 
     :meth:`process` takes an RGB frame and its stamp in seconds (the image
     stamp, not wall time) and returns a list of :class:`Pose` (at most num_poses),
@@ -117,7 +120,8 @@ class PoseTracker:
                  detector_model: str | Path | None = None,
                  delegate_library: str | Path | None = None, reference_math: bool = False,
                  num_poses: int = 1, detection_interval: float = 0.2, max_occlusion: float = 1.0,
-                 small_person_tiles: tuple[int, int] | None = None) -> None:
+                 small_person_tiles: tuple[int, int] | None = None,
+                 small_person_height: float | None = None, tiles_per_run: int = 1) -> None:
         for name, v in (("min_detection_confidence", min_detection_confidence),
                         ("min_tracking_confidence", min_tracking_confidence)):
             if not 0.0 <= v <= 1.0:
@@ -154,12 +158,14 @@ class PoseTracker:
         self.multi: MultiPersonTracker | None = None
         if int(num_poses) != num_poses or num_poses < 1:
             raise ValueError(f"num_poses must be an integer >= 1, got {num_poses}")
-        if num_poses > 1 or small_person_tiles is not None:
+        if num_poses > 1 or small_person_tiles is not None or small_person_height:
             tiles = None if small_person_tiles is None else tuple(int(v) for v in small_person_tiles)
             self.multi = MultiPersonTracker(
                 self.detector, self.landmarker,
                 MultiPersonOptions(num_poses=int(num_poses), detection_interval=float(detection_interval),
                                    max_occlusion=float(max_occlusion), small_person_tiles=tiles,
+                                   small_person_height=float(small_person_height) if small_person_height
+                                   else None, tiles_per_run=int(tiles_per_run),
                                    roi_iou=float(min_tracking_confidence)),
                 smooth=smooth, static=static_image_mode, aux_roi_scale=self.options.aux_roi_scale,
                 new_id=self._allocate_id)

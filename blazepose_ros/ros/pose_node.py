@@ -92,7 +92,7 @@ from blazepose_ros.ros.signals import spin_until_stopped
 # Parameters whose change needs a new PoseTracker (validated by building it).
 TRACKER_PARAMS = ("min_detection_confidence", "min_tracking_confidence", "smooth_landmarks",
                   "enable_segmentation", "static_image_mode", "num_poses", "detection_interval",
-                  "max_occlusion", "small_person_tiles")
+                  "max_occlusion", "small_person_tiles", "small_person_height")
 CAMERA_INFO_GRACE_S = 2.0  # how long after the first image a missing camera_info is reported
 
 
@@ -132,6 +132,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("small_person_tiles", "off", "Search for small, far people on tiles of the frame, one tile "
               "per detector run: 'off', 'auto' (square tiles along the long side) or a grid 'NxM' "
               "(columns x rows, e.g. '3x2'). Not 'off' selects the multi-person loop."),
+    ParamSpec("small_person_height", 0.0, "Height in pixels of the smallest person to find: the tile grid is "
+              "chosen so that such a person is big enough for the detector (overrides "
+              "small_person_tiles; 0 = off).", float_range=(0.0, 10000.0)),
     ParamSpec("compressed", False, "Subscribe to 'image/compressed' (sensor_msgs/CompressedImage) "
               "instead of 'image'.", read_only=True),
     ParamSpec("reliable", False, "Subscribe with RELIABLE QoS instead of sensor-data BEST_EFFORT "
@@ -403,6 +406,7 @@ class PoseNode(Node):
             detection_interval=float(value("detection_interval")),
             max_occlusion=float(value("max_occlusion")),
             small_person_tiles=parse_tiles(str(value("small_person_tiles"))),
+            small_person_height=float(value("small_person_height")) or None,
         )
 
     def _active_delegate(self) -> str:
