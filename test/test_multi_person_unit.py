@@ -219,3 +219,23 @@ def test_grid_for_person_height(w, h, person, grid):
                        for x0, y0, x1, y1 in tile_boxes(w, h, c))
     with pytest.raises(ValueError):
         grid_for_person_height(w, h, 0)
+
+
+def test_static_mode_with_several_people(data_dir):
+    """Static mode, num_poses=3, on a real frame with two people: both found on every call,
+    each with a fresh id (no tracking), the previous ids ended."""
+    cap = cv2.VideoCapture(str(data_dir / "pose2sim_multi_cam04.mp4"))
+    ok, bgr = cap.read()
+    assert ok
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    t = PoseTracker(num_poses=3, static_image_mode=True)
+    a = t.process(rgb, 0.0)
+    b = t.process(rgb, 0.0)  # static: the same stamp is fine
+    assert len(a) == len(b) == 2
+    assert {p.id for p in a} == {1, 2} and {p.id for p in b} == {3, 4}
+    assert all(p.from_detector for p in a + b)
+    hips = sorted(float(hip_center(p.keypoints)[0]) for p in a)
+    assert hips[1] - hips[0] > 150  # two people, not one found twice
+    # no state between calls (with tiles the round robin would search another tile next time)
+    np.testing.assert_array_equal(sorted(p.keypoints[0, 0] for p in a), sorted(p.keypoints[0, 0] for p in b))
+    assert t.births == 4 and t.deaths == 4 and t.live_ids == []
