@@ -100,7 +100,14 @@ def run(tracker: PoseTracker, frames: list[np.ndarray], warm: int) -> dict[str, 
 
 def people_tables(n: int, warm: int) -> str:
     rows, rows_new = [], []
-    for people, clip in scenes(n).items():
+    all_scenes = scenes(n)
+    ref = run(PoseTracker(), all_scenes[1], warm)  # the reference single-person loop
+    h1, w1 = all_scenes[1][0].shape[:2]
+    rows.append(["1, num_poses = 1 (reference loop)", f"{w1}x{h1}", f"{ref['people']:.2f}",
+                 f"{ref['invokes']:.2f}", f"{ref['invoke_ms']:.1f}", f"{ref['ms']:.1f}",
+                 f"{ref['ms'] / (ref['invokes'] * ref['invoke_ms']):.2f}",
+                 f"{ref['ms'] - ref['invokes'] * ref['invoke_ms']:.2f}", "-", "-"])
+    for people, clip in all_scenes.items():
         track = run(PoseTracker(num_poses=people, small_person_tiles=(0, 0)), clip, warm)
         static = run(PoseTracker(num_poses=people, static_image_mode=True), clip, 0)
         per_invoke = track["invokes"] * track["invoke_ms"]
