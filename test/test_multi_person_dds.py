@@ -93,3 +93,51 @@ def test_node_tracks_several_people_with_ids_like_the_core(graph: Graph, data_di
 
     graph.spin_until(counted, 10, "diagnostics counting 2 people and the id births/deaths", node)
     assert core.births == 2 and core.deaths == 0
+
+
+def test_people_leaving_delete_their_markers_and_count_as_deaths(
+        graph: Graph, data_dir, start_node: Callable[..., NodeProcess]) -> None:
+    """The end of the clip: the woman leaves through the left edge (~204) while the man stays,
+    then blank frames: her markers get a DELETE, then one DELETEALL; with max_occlusion 0.3 s
+    both ids end and the diagnostics count the deaths."""
+    from visualization_msgs.msg import Marker
+
+    node = start_node("/t_multi_leave", params={"reliable": True, "num_poses": 3, "use_camera_info": False,
+                                                "small_person_tiles": "auto", "max_occlusion": 0.3})
+    cap = cv2.VideoCapture(str(data_dir / "sports2d_demo.mp4"))
+    frames = []
+    for i in range(216):
+        ok, f = cap.read()
+        assert ok
+        if i >= 190:  # the man has landed from his somersault
+            frames.append(cv2.cvtColor(cv2.resize(f, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_AREA),
+                                       cv2.COLOR_BGR2RGB))
+    frames += [np.zeros_like(frames[0])] * 15  # nobody: 0.5 s
+    stamps = [700.0 + i / 30.0 for i in range(len(frames))]
+    image_pub = graph.node.create_publisher(Image, node.topic("image"), RELIABLE)
+    poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
+    markers = graph.subscribe(MarkerArray, node.topic("pose_node/markers"))
+    diags = graph.subscribe(DiagnosticArray, "/diagnostics")
+    graph.wait_connected(image_pub, node, [node.topic("pose_node/poses"), node.topic("pose_node/markers")])
+    for stamp, rgb in zip(stamps, frames, strict=True):
+        image_pub.publish(image_msg(rgb, stamp))
+        graph.spin_until(lambda s=stamp: any(stamp_ns(m.header.stamp) == round(s * 1e9) for _, m in poses),
+                         30, f"poses for the frame stamped {stamp}", node)
+    graph.spin_for(0.3)
+
+    by_stamp = {stamp_ns(m.header.stamp): [p.id for p in m.poses] for _, m in poses}
+    during = [by_stamp[round(s * 1e9)] for s in stamps[:26]]  # source frames 190-215
+    both = next(ids for ids in during[:10] if len(ids) == 2)  # both found within 10 frames
+    left = [pid for pid in both if pid not in during[-1]]
+    assert len(left) == 1 and len(during[-1]) == 1, during  # she left; the man is still there
+    woman = left[0]
+    assert by_stamp[round(stamps[-1] * 1e9)] == []
+    deletes = {m.ns for _, arr in markers for m in arr.markers if m.action == Marker.DELETE}
+    assert any(ns.endswith(f"_{woman}") for ns in deletes), deletes
+    assert any(m.action == Marker.DELETEALL for _, arr in markers for m in arr.markers)
+
+    def counted() -> bool:
+        return any((v := diag_values(m, node.ns)) is not None and v.get("people") == "0"
+                   and int(v.get("id_deaths", "0")) >= 2 and v.get("people_lost") == "0" for _, m in diags)
+
+    graph.spin_until(counted, 10, "diagnostics counting the two deaths", node)
