@@ -46,7 +46,7 @@ def publisher(topic: str, rate: float, seconds: float, size: tuple[int, int], ou
     msgs = [rgb_to_image_msg(f, None, "rgb8") for f in frames]
     for m in msgs:
         m.header.frame_id = "camera_optical_frame"
-    ros = nl.RosSide("flood_publisher")
+    ros = nl.Graph("flood_publisher")
     pub = ros.node.create_publisher(Image, topic, qos_profile_sensor_data)
     try:
         ros.spin_until(lambda: pub.get_subscription_count() >= 1, 60, "pose_node's subscription")
@@ -92,9 +92,9 @@ def run(rate: float, seconds: float, size: tuple[int, int], window: float, logdi
     from rclpy.qos import QoSProfile
 
     ns = "/bench_flood"
-    node = nl.PoseNodeProcess(ns, {"use_camera_info": False, "no_image_warning": 0.0},
-                              logdir / "pose_node.log")
-    ros = nl.RosSide("flood_observer")
+    node = nl.NodeProcess(ns, {"use_camera_info": False, "no_image_warning": 0.0},
+                          log=logdir / "pose_node.log", new_session=True)
+    ros = nl.Graph("flood_observer")
     outputs: list[tuple[float, int]] = []  # (arrival wall time, stamp ns)
     diags: list[tuple[float, dict[str, str]]] = []
     rss: list[tuple[float, float]] = []

@@ -59,8 +59,9 @@ def run(n_frames: int, logdir: Path) -> dict[str, Any]:
 
     ns = "/bench_soak"
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-    node = nl.PoseNodeProcess(ns, {"reliable": True, "no_image_warning": 0.0}, logdir / "pose_node.log")
-    ros = nl.RosSide("soak_driver")
+    node = nl.NodeProcess(ns, {"reliable": True, "no_image_warning": 0.0}, log=logdir / "pose_node.log",
+                             new_session=True)
+    ros = nl.Graph("soak_driver")
     answered: list[int] = []
     diags: list[dict[str, str]] = []
     ros.node.create_subscription(

@@ -1,5 +1,10 @@
-"""Helpers of the reliability benchmarks (bench_flood.py, bench_soak.py): a pose_node child
-process, its resident memory, an rclpy context of our own, diagnostics of one node."""
+"""A pose_node child process and an rclpy graph of our own, for the benchmarks and the tests.
+
+Written once here; ``test/node_harness.py`` builds on it (failures become pytest failures
+with the node's stderr). Used by bench_flood.py, bench_soak.py and the DDS tests: the node
+process, its resident memory, the graph's node/executor with bounded waits, diagnostics of
+one node.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +21,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+class HarnessError(RuntimeError):
+    """A bounded wait ran out, or the node process died while waited on."""
 
 
 def private_domain() -> str:
@@ -36,23 +46,54 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-class PoseNodeProcess:
-    """``python -m blazepose_ros.ros.pose_node`` in a namespace; output to ``log``."""
+class NodeProcess:
+    """``python -m blazepose_ros.ros.pose_node`` in the namespace ``ns``.
 
-    def __init__(self, ns: str, params: dict[str, Any], log: Path) -> None:
+    ``params`` become ``-p name:=value`` (after ``params_file``, if given). Output goes to
+    ``log`` (stdout and stderr together) or, without it, to ``stdout`` / ``stderr`` files in
+    a temporary folder removed by :meth:`close`. ``new_session``: the child gets its own
+    session, so a Ctrl-C in the terminal reaches only this process, which then stops it.
+    """
+
+    def __init__(self, ns: str, params: dict[str, Any] | None = None, *, log: Path | None = None,
+                 env: dict[str, str] | None = None, params_file: Path | None = None,
+                 extra_args: tuple[str, ...] = (), new_session: bool = False) -> None:
         self.ns = ns
-        self.log = log
+        self._dir = None if log is not None else tempfile.TemporaryDirectory(prefix="pose_node_")
+        if log is not None:
+            self.out_path = self.err_path = log
+        else:
+            assert self._dir is not None
+            self.out_path = Path(self._dir.name) / "stdout"
+            self.err_path = Path(self._dir.name) / "stderr"
+        self.log = self.err_path
+        self.killed = False  # stop() had to kill it
         args = ["--ros-args", "-r", f"__ns:={ns}"]
-        for k, v in params.items():
+        if params_file is not None:
+            args += ["--params-file", str(params_file)]
+        for k, v in (params or {}).items():
             args += ["-p", f"{k}:={str(v).lower() if isinstance(v, bool) else v}"]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "blazepose_ros.ros.pose_node", *args],
-                                     stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-                                     start_new_session=True)
+        args += list(extra_args)
+        env = dict(os.environ, PYTHONUNBUFFERED="1") if env is None else env
+        with open(self.out_path, "w") as out:
+            err = subprocess.STDOUT if log is not None else open(self.err_path, "w")
+            try:
+                self.proc = subprocess.Popen([sys.executable, "-m", "blazepose_ros.ros.pose_node", *args],
+                                             env=env, stdout=out, stderr=err, cwd=ROOT,
+                                             start_new_session=new_session)
+            finally:
+                if err is not subprocess.STDOUT:
+                    err.close()
 
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def topic(self, name: str) -> str:
+        return f"{self.ns}/{name}"
+
+    def stderr(self) -> str:
+        return self.err_path.read_text()
 
     def rss_mib(self) -> float:
         return rss_mib(self.proc.pid)
@@ -60,22 +101,37 @@ class PoseNodeProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> int:
-        """SIGINT, then SIGKILL after ``timeout``; the exit code (negative if killed)."""
+    def _fail(self, message: str) -> None:
+        raise HarnessError(f"{message}; see {self.log}")
+
+    def assert_running(self) -> None:
+        if not self.alive():
+            self._fail(f"pose_node exited with {self.proc.returncode}")
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> int:
+        """Send ``sig``, then SIGKILL after ``timeout`` s (``killed`` is then True); the exit code."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                self.killed = True
         return int(self.proc.returncode)
 
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self._dir is not None:
+            self._dir.cleanup()
 
-class RosSide:
-    """This process's own rclpy context, node and executor."""
 
-    def __init__(self, name: str) -> None:
+class Graph:
+    """This process's own rclpy context, node and executor; collects messages per topic."""
+
+    def __init__(self, name: str = "pose_node_test") -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
 
@@ -84,15 +140,29 @@ class RosSide:
         self.node = rclpy.create_node(name, context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
+        self.received: dict[str, list[tuple[float, Any]]] = {}
+
+    def _fail(self, message: str, proc: NodeProcess | None) -> None:
+        raise HarnessError(message if proc is None else f"{message}; see {proc.log}")
+
+    def subscribe(self, msg_type: type, topic: str, qos: Any = None) -> list[tuple[float, Any]]:
+        """Collect (arrival wall time, message) of ``topic`` (reliable depth 10 by default)."""
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE) if qos is None else qos
+        box: list[tuple[float, Any]] = self.received.setdefault(topic, [])
+        self.node.create_subscription(msg_type, topic, lambda m: box.append((time.time(), m)), qos)
+        return box
 
     def spin_until(self, cond: Callable[[], bool], timeout: float, what: str,
-                   node: PoseNodeProcess | None = None) -> None:
+                   proc: NodeProcess | None = None) -> None:
+        """Spin until ``cond()``; fail after ``timeout`` s, or as soon as ``proc`` has exited."""
         deadline = time.monotonic() + timeout
         while not cond():
-            if node is not None and not node.alive():
-                raise RuntimeError(f"pose_node exited with {node.proc.returncode}; see {node.log}")
+            if proc is not None:
+                proc.assert_running()
             if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+                self._fail(f"timed out after {timeout} s waiting for {what}", proc)
             self.executor.spin_once(timeout_sec=0.02)
 
     def spin_for(self, seconds: float) -> None:
@@ -100,17 +170,31 @@ class RosSide:
         while time.monotonic() < end:
             self.executor.spin_once(timeout_sec=0.01)
 
+    def wait_connected(self, pub: Any, proc: NodeProcess, outputs: list[str], timeout: float = 30.0) -> None:
+        """Until the node subscribes to ``pub`` and our subscriptions match its publishers."""
+        self.spin_until(lambda: pub.get_subscription_count() >= 1 and all(
+            self.node.count_publishers(t) >= 1 for t in outputs), timeout, "pose_node to connect", proc)
+
+    def call(self, client: Any, request: Any, timeout: float = 10.0) -> Any:
+        if not client.wait_for_service(timeout_sec=timeout):
+            self._fail(f"service {client.srv_name} not available", None)
+        future = client.call_async(request)
+        self.spin_until(future.done, timeout, f"a reply from {client.srv_name}")
+        return future.result()
+
     def close(self) -> None:
         self.executor.shutdown()
         self.node.destroy_node()
         self.context.try_shutdown()
 
 
-def diag_values(msg: Any, ns: str) -> dict[str, str] | None:
-    """The key/values of pose_node's status in namespace ``ns`` from a DiagnosticArray."""
+def diag_values(msg: Any, ns: str) -> dict[str, Any] | None:
+    """The key/values of pose_node's status in namespace ``ns`` from a DiagnosticArray, plus
+    ``_level`` (int) and ``_message``."""
     for status in msg.status:
         if status.name.startswith(f"{ns.strip('/')}/pose_node"):
-            return {kv.key: kv.value for kv in status.values} | {"_message": status.message}
+            level = status.level if isinstance(status.level, int) else ord(status.level)
+            return {kv.key: kv.value for kv in status.values} | {"_level": level, "_message": status.message}
     return None
 
 

@@ -1,14 +1,11 @@
 """Test harness for pose_node: a node process, an in-test ROS graph, message helpers.
 
-Shared by test_pose_node.py and test_reliability.py (imported, not collected)."""
+Shared by the DDS tests (imported, not collected). The node process and the graph are
+bench/nodelib.py's, with failures turned into pytest failures."""
 
 
 import signal
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +15,15 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
-from blazepose_ros.msg import PoseKeypoints33  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import nodelib as nl  # noqa: E402
 from builtin_interfaces.msg import Time  # noqa: E402
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from nodelib import HarnessError, diag_values  # noqa: E402,F401  (re-exported for the tests)
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
+
+from blazepose_ros.ros.conversions import msg_to_keypoints, stamp_to_ns  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "test" / "data"
@@ -59,8 +58,7 @@ def stamp_of(seconds: float) -> Time:
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
-def stamp_ns(t: Time) -> int:
-    return t.sec * 1_000_000_000 + t.nanosec
+stamp_ns = stamp_to_ns
 
 
 def image_msg(rgb: np.ndarray, seconds: float, frame_id: str = FRAME) -> Image:
@@ -82,108 +80,30 @@ def camera_info_msg(width: int, height: int, seconds: float, fov_deg: float = 60
     return info
 
 
-def diag_values(msg: DiagnosticArray, ns: str) -> dict[str, str] | None:
-    for status in msg.status:
-        if status.name.startswith(f"{ns.strip('/')}/pose_node"):
-            level = status.level if isinstance(status.level, int) else ord(status.level)
-            return {kv.key: kv.value for kv in status.values} | {"_level": level,
-                                                                  "_message": status.message}
-    return None
-
-
-class NodeProcess:
-    """`python -m blazepose_ros.ros.pose_node` in a namespace, output captured to files."""
+class NodeProcess(nl.NodeProcess):
+    """pose_node in a namespace with config/pose.yaml plus ``params``; failures are pytest
+    failures that show the node's stderr."""
 
     def __init__(self, env: dict[str, str], ns: str, params: dict[str, Any] | None = None,
                  extra_args: tuple[str, ...] = ()) -> None:
-        self.ns = ns
-        self._dir = tempfile.TemporaryDirectory(prefix="pose_node_")
-        self.out_path = Path(self._dir.name) / "stdout"
-        self.err_path = Path(self._dir.name) / "stderr"
-        args = ["--ros-args", "-r", f"__ns:={ns}", "--params-file", str(PARAMS)]
-        for k, v in (params or {}).items():
-            args += ["-p", f"{k}:={str(v).lower() if isinstance(v, bool) else v}"]
-        args += list(extra_args)
-        with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "blazepose_ros.ros.pose_node", *args],
-                                         env=env, stdout=out, stderr=err, cwd=ROOT)
+        super().__init__(ns, params, env=env, params_file=PARAMS, extra_args=extra_args)
 
-    def topic(self, name: str) -> str:
-        return f"{self.ns}/{name}"
-
-    def stderr(self) -> str:
-        return self.err_path.read_text()
-
-    def assert_running(self) -> None:
-        assert self.proc.poll() is None, f"pose_node exited with {self.proc.returncode}:\n{self.stderr()}"
+    def _fail(self, message: str) -> None:
+        pytest.fail(f"{message}:\n{self.stderr()}")
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                pytest.fail(f"pose_node did not exit {timeout} s after signal {sig}:\n{self.stderr()}")
-        return self.proc.returncode
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._dir.cleanup()
+        code = super().stop(sig, timeout)
+        if self.killed:
+            pytest.fail(f"pose_node did not exit {timeout} s after signal {sig}:\n{self.stderr()}")
+        return code
 
 
-class Graph:
-    """The test's own ROS node in a private context; collects messages per topic."""
+class Graph(nl.Graph):
+    """The test's own ROS node in a private context; failures are pytest failures."""
 
-    def __init__(self) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, args=[])
-        self.node = rclpy.create_node("pose_node_test", context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.received: dict[str, list[tuple[float, Any]]] = {}
-
-    def subscribe(self, msg_type: type, topic: str, qos: QoSProfile = RELIABLE) -> list[tuple[float, Any]]:
-        box: list[tuple[float, Any]] = self.received.setdefault(topic, [])
-        self.node.create_subscription(msg_type, topic, lambda m: box.append((time.time(), m)), qos)
-        return box
-
-    def spin_until(self, cond: Callable[[], bool], timeout: float, what: str,
-                   proc: NodeProcess | None = None) -> None:
-        deadline = time.monotonic() + timeout
-        while not cond():
-            if proc is not None:
-                proc.assert_running()
-            if time.monotonic() > deadline:
-                extra = f"\npose_node stderr:\n{proc.stderr()}" if proc is not None else ""
-                pytest.fail(f"timed out after {timeout} s waiting for {what}{extra}")
-            self.executor.spin_once(timeout_sec=0.02)
-
-    def spin_for(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.01)
-
-    def wait_connected(self, pub: Any, proc: NodeProcess, outputs: list[str], timeout: float = 30.0) -> None:
-        """Until the node subscribes to ``pub`` and our subscriptions match its publishers."""
-        self.spin_until(lambda: pub.get_subscription_count() >= 1 and all(
-            self.node.count_publishers(t) >= 1 for t in outputs), timeout, "pose_node to connect", proc)
-
-    def call(self, client: Any, request: Any, timeout: float = 10.0) -> Any:
-        assert client.wait_for_service(timeout_sec=timeout), f"service {client.srv_name} not available"
-        future = client.call_async(request)
-        self.spin_until(future.done, timeout, f"a reply from {client.srv_name}")
-        return future.result()
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.context.try_shutdown()
-
-
+    def _fail(self, message: str, proc: nl.NodeProcess | None) -> None:
+        extra = f"\npose_node stderr:\n{proc.stderr()}" if proc is not None else ""
+        pytest.fail(f"{message}{extra}")
 
 
 def assert_clean_exit(proc: NodeProcess, sig: int = signal.SIGINT) -> None:
@@ -199,8 +119,7 @@ def unaccounted(d: dict[str, str]) -> int:
         "frames_processed", "dropped_frames", "conversion_errors", "processing_errors"))
 
 
-def keypoint_array(msg: PoseKeypoints33) -> np.ndarray:
-    return np.array([[k.x, k.y, k.z, k.visibility, k.presence] for k in msg.keypoints], np.float32)
+keypoint_array = msg_to_keypoints  # (33, 5) float32 from a PoseKeypoints33
 
 
 def points_array(points: Any) -> np.ndarray:
