@@ -47,10 +47,10 @@ def mp_worker(inputs: Path, cpu: int, landmark_models: list[Path]) -> None:
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from bench.make_reference import _place_landmark_model
+    from bench.make_reference import place_landmark_model
 
     for path in landmark_models:  # lite/heavy: the project's files where mediapipe looks
-        _place_landmark_model({"pose_landmark_lite.tflite": 0, "pose_landmark_heavy.tflite": 2}[path.name],
+        place_landmark_model({"pose_landmark_lite.tflite": 0, "pose_landmark_heavy.tflite": 2}[path.name],
                               path)
 
     data = np.load(inputs)

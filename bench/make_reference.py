@@ -52,7 +52,7 @@ DEBUG_STREAMS = ["pose_detection", "pose_rect", "unfiltered_pose_landmarks", "un
                  "unfiltered_world_landmarks", "auxiliary_landmarks", "pose_rect_from_landmarks"]
 
 
-def _place_landmark_model(complexity: int, model_file: Path | None) -> None:
+def place_landmark_model(complexity: int, model_file: Path | None) -> None:
     """mediapipe's solution downloads the lite/heavy models into its package dir on first use
     (it ships only full); put the project's copy (the same file, SHA-256 checked on our side)
     there instead, so the reference runs offline."""
@@ -124,7 +124,7 @@ def worker(inputs: Path, out: Path, static: bool, smooth: bool, debug: bool = Fa
     import mediapipe as mp
     import numpy as np
 
-    _place_landmark_model(complexity, model_file)
+    place_landmark_model(complexity, model_file)
     data = np.load(inputs)
     keys = sorted(k for k in data.files if k.startswith("frame_"))
     frames_out: list[dict[str, Any]] = []
