@@ -18,6 +18,8 @@ import pytest
 pytest.importorskip("rclpy")
 from blazepose_ros.ros.pose_node import FrameSize, first_loss_warning
 
+pytestmark = pytest.mark.dds
+
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "config" / "fastdds_large_frames.xml"
 FRAME_4K = FrameSize(3840, 2160, "rgb8", 3840 * 2160 * 3)

@@ -15,6 +15,8 @@ pytest.importorskip("rclpy")
 from blazepose_ros.ros.params import ParameterError, ParamSpec
 from blazepose_ros.ros.video_publisher import PARAMS
 
+pytestmark = pytest.mark.dds
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = next(p for p in PARAMS if p.name == "source")
 
