@@ -272,8 +272,8 @@ def test_pose2sim_background_person_found(cam, data_dir):
 def test_small_people_are_found_with_the_small_person_search(sports2d):
     """A 768x432 mosaic of four shrunk sports2d views (each at another time): people 60-105 px
     tall, the issue's ~80 px in a street scene. The whole-frame detector finds none of them;
-    with small_person_height=80 most are found and tracked (measured 79 % of all checked
-    people, the misses being the first frames and the man doing jumping jacks at ~82 px)."""
+    with small_person_height=80 (8 tiles, all searched on the first detector run, then 3 per
+    run) 95 % of the checked people are found and tracked (bench/bench_multi_person.py)."""
     ref = _reference("sports2d_demo")
     tw, th, length = 384, 216, 90
     sx, sy = tw / sports2d[0].shape[1], th / sports2d[0].shape[0]
@@ -306,5 +306,5 @@ def test_small_people_are_found_with_the_small_person_search(sports2d):
     off = PoseTracker(num_poses=8)
     assert recall(off, mosaic) < 0.05
     on = PoseTracker(num_poses=8, small_person_height=80, tiles_per_run=3)
-    assert recall(on, mosaic) >= 0.75
+    assert recall(on, mosaic) >= 0.85
     assert on.multi.tile_runs > 0 and off.multi.tile_runs == 0

@@ -80,7 +80,8 @@ class MultiPersonOptions:
     small_person_height: if set (px), the tile grid is chosen per frame size so that a person
         this tall is big enough for the detector (:func:`.association.grid_for_person_height`);
         overrides small_person_tiles.
-    tiles_per_run: tiles searched per detector run (round robin).
+    tiles_per_run: tiles searched per detector run (round robin); the first run after the
+        start or a reset searches them all.
     tile_overlap: overlap between grid tiles (fraction of a tile).
     roi_iou: ROI IoU above which a detection is the tracked person (MediaPipe Tasks: 0.5).
     max_jump: torso lengths the mid-hip may move off its predicted position in one frame.
@@ -202,6 +203,7 @@ class MultiPersonTracker:
         self._tracks: list[_Track] = []
         self._lost: list[_Track] = []
         self._last_detection: float | None = None
+        self._swept = False
 
     @property
     def tracked_ids(self) -> list[int]:
@@ -235,9 +237,16 @@ class MultiPersonTracker:
         if grid is not None:
             boxes = tile_boxes(w, h, grid, o.tile_overlap)
             if len(boxes) > 1 or boxes[0] != (0, 0, w, h):
-                for _ in range(min(o.tiles_per_run, len(boxes))):
-                    box = boxes[self._tile_index % len(boxes)]
-                    self._tile_index += 1
+                # a cold start (nobody found yet since the start or a reset) searches every tile
+                if self._swept:
+                    chosen = [boxes[(self._tile_index + k) % len(boxes)]
+                              for k in range(min(o.tiles_per_run, len(boxes)))]
+                    self._tile_index += len(chosen)
+                else:  # afterwards the round robin goes on as if this were a normal run
+                    chosen = boxes
+                    self._swept = True
+                    self._tile_index += min(o.tiles_per_run, len(boxes))
+                for box in chosen:
                     x0, y0, x1, y1 = box
                     dets += [_map_detection(d, box, w, h)
                              for d in self.detector.detect(image[y0:y1, x0:x1])]
