@@ -239,3 +239,25 @@ def test_static_mode_with_several_people(data_dir):
     # no state between calls (with tiles the round robin would search another tile next time)
     np.testing.assert_array_equal(sorted(p.keypoints[0, 0] for p in a), sorted(p.keypoints[0, 0] for p in b))
     assert t.births == 4 and t.deaths == 4 and t.live_ids == []
+
+
+def test_multi_person_resets_keep_ids_unique(data_dir):
+    """A looping bag (stamp backwards) or a new frame size resets the multi-person tracker like
+    the single one; the people then get new ids, never an old one again."""
+    cap = cv2.VideoCapture(str(data_dir / "pose2sim_multi_cam04.mp4"))
+    frames = []
+    for _ in range(3):
+        ok, bgr = cap.read()
+        assert ok
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    t = PoseTracker(num_poses=2)
+    first = {p.id for p in t.process(frames[0], 1.0)}
+    assert first == {1, 2} and t.tracking
+    assert {p.id for p in t.process(frames[1], 1.02)} == first  # tracked
+    again = {p.id for p in t.process(frames[2], 0.5)}
+    assert t.last_reset == "stamp_backwards" and t.resets == 1
+    assert len(again) == 2 and not again & first
+    small = cv2.resize(frames[2], None, fx=0.5, fy=0.5)
+    third = {p.id for p in t.process(small, 0.6)}
+    assert t.last_reset == "size_changed" and not third & (first | again)
+    assert t.deaths == 4 and t.births == 4 + len(third)
