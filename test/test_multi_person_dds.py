@@ -141,3 +141,49 @@ def test_people_leaving_delete_their_markers_and_count_as_deaths(
                    and int(v.get("id_deaths", "0")) >= 2 and v.get("people_lost") == "0" for _, m in diags)
 
     graph.spin_until(counted, 10, "diagnostics counting the two deaths", node)
+
+
+def test_changing_num_poses_at_runtime_keeps_ids_unique(graph: Graph, data_dir,
+                                                        start_node: Callable[..., NodeProcess]) -> None:
+    """num_poses 1 -> 3 while running (small-person tiles on: the people are ~100-220 px in an
+    884 px frame) rebuilds the tracker; the ids go on from where they were
+    (unique per node run). A malformed small_person_tiles is refused with the reason."""
+    from rcl_interfaces.msg import Parameter as ParameterMsg
+    from rcl_interfaces.msg import ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    node = start_node("/t_multi_param", params={"reliable": True, "use_camera_info": False,
+                                                "small_person_tiles": "auto"})
+    frames = _clip(data_dir)
+    image_pub = graph.node.create_publisher(Image, node.topic("image"), RELIABLE)
+    poses = graph.subscribe(PoseKeypoints33Array, node.topic("pose_node/poses"))
+    graph.wait_connected(image_pub, node, [node.topic("pose_node/poses")])
+    client = graph.node.create_client(SetParameters, node.topic("pose_node/set_parameters"))
+
+    def set_param(name: str, pv: ParameterValue):
+        request = SetParameters.Request(parameters=[ParameterMsg(name=name, value=pv)])
+        return graph.call(client, request).results[0]
+
+    def feed(i0: int, i1: int) -> list[list[int]]:
+        out = []
+        for i in range(i0, i1):
+            stamp = 900.0 + i / 30.0
+            image_pub.publish(image_msg(frames[i], stamp))
+            graph.spin_until(lambda s=stamp: any(stamp_ns(m.header.stamp) == round(s * 1e9)
+                                                 for _, m in poses), 30, f"poses for {stamp}", node)
+            out.append(next([p.id for p in m.poses] for _, m in poses
+                            if stamp_ns(m.header.stamp) == round(stamp * 1e9)))
+        return out
+
+    before = feed(0, 5)
+    assert all(len(ids) == 1 for ids in before)  # num_poses 1: the man
+    bad = set_param("small_person_tiles", ParameterValue(type=ParameterType.PARAMETER_STRING,
+                                                         string_value="three by two"))
+    assert not bad.successful and "small_person_tiles" in bad.reason
+    ok = set_param("num_poses", ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=3))
+    assert ok.successful, ok.reason
+    after = feed(5, len(frames))
+    assert any(len(ids) == 2 for ids in after)  # the woman walked in and is tracked too
+    old = {i for ids in before for i in ids}
+    new = {i for ids in after for i in ids}
+    assert not old & new and min(new) > max(old)
