@@ -280,8 +280,13 @@ class OperatorControl:
         return st.held_duration >= hold_s and st.confidence >= self.config.min_confidence
 
     def _is_stop(self, st: GestureState) -> bool:
+        # this frame's raw score (no hold time), or the held gesture while its smoothed score is
+        # above the recogniser's exit threshold (a noisy frame does not end a held stop; the
+        # release tail after the arms moved on does not stop either)
         c = self.config
-        return any(st.raw.get(g, 0.0) >= c.stop_confidence or st.name == g for g in c.stop_gestures)
+        held = st.confidence >= self.recognizer.exit_confidence
+        return any(st.raw.get(g, 0.0) >= c.stop_confidence or (st.name == g and held)
+                   for g in c.stop_gestures)
 
     def _update_operator(self, frame_id: str, src: _Source, now: float) -> None:
         cfg = self.config

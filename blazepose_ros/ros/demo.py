@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_GESTURE_PARAMS = [
     "-p", f"config_file:={ROOT / 'config' / 'demo_gestures.yaml'}",
     "-p", "engage_gestures:=both_arms_up", "-p", "engage_hold:=0.1",
-    "-p", "enabled_at_start:=true",
+    "-p", "enabled_at_start:=true", "-p", "max_linear_accel:=2.0",
 ]
 CAMERA_REMAPS = ["-r", "image:=/camera/image_raw", "-r", "camera_info:=/camera/camera_info",
                  "-r", "image/compressed:=/camera/image_raw/compressed"]
@@ -235,7 +235,8 @@ def run(args: argparse.Namespace) -> int:
         procs["video_publisher"] = _start(
             "blazepose_ros.ros.video_publisher",
             ["-p", f"source:={source}", "-p", f"rate:={args.rate}", "-p", f"loop:={loop}",
-             "-p", "preload:=true", *CAMERA_REMAPS], env, logs / "video_publisher.log")
+             "-p", "preload:=true", "-p", "wait_for_subscribers:=1",  # no frame lost to discovery
+             *CAMERA_REMAPS], env, logs / "video_publisher.log")
         how = f"for {args.duration:g} s" if args.loop else f"once (at most {args.duration:g} s)"
         print(f"[demo] streaming {source.name} at {args.rate:g} fps {how} (logs in {logs})", flush=True)
         t_start = time.time()

@@ -70,7 +70,7 @@ from blazepose_ros.core.operator import (
 )
 from blazepose_ros.core.topology import Keypoint as Kp
 from blazepose_ros.msg import Gesture, OperatorState, PoseKeypoints33, PoseKeypoints33Array
-from blazepose_ros.ros.conversions import msg_to_keypoints
+from blazepose_ros.ros.conversions import msg_to_keypoints, stamp_to_s
 from blazepose_ros.ros.params import ParamSpec, check_parameters, declare_parameters
 from blazepose_ros.ros.signals import spin_until_stopped
 
@@ -253,11 +253,6 @@ def follow_command(
         out[2] = -angular_gain * (bearing - math.copysign(angle_deadband, bearing))
     return out, "image"
 
-
-
-def stamp_seconds(stamp) -> float:
-    """builtin_interfaces/Time -> seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 # ------------------------------------------------------------------ parameters
@@ -482,7 +477,7 @@ class GestureNode(Node):
 
     def _on_poses(self, msg: PoseKeypoints33Array) -> None:
         now = self._now()
-        stamp = stamp_seconds(msg.header.stamp)
+        stamp = stamp_to_s(msg.header.stamp)
         if stamp == 0.0:  # unset stamps: fall back to the receipt time
             stamp = now
         source = msg.header.frame_id
