@@ -681,6 +681,21 @@ def test_two_cameras_with_the_same_ids_on_one_topic(harness):
 
 
 @pytest.mark.dds
+def test_ids_changing_every_frame_are_reported(harness):
+    """Was: in static_image_mode (every frame a new id) no gesture was ever recognised, silently.
+    Stable ids in static mode are the tracker's; the node now says why nothing is recognised."""
+    h = harness(COMMON)
+    kp = pose_kp("right_arm_up")
+    next_id = iter(range(100, 10_000))
+    t0 = h.pump(2.0, lambda stamp: pose_msg(kp, stamp, pid=next(next_id)))
+    assert not moving(h.cmds_since(t0)) and not h.gestures_since(t0)
+    out = h.output()
+    assert "change every frame" in out and "static_image_mode" in out
+    h.spin_until(lambda: any(d.get("unstable_id_sources") == FRAME for d in h.diags), 5,
+                 "diagnostics naming the source with unstable ids")
+
+
+@pytest.mark.dds
 def test_bad_parameter_at_start_one_line_and_exit_code(python, ros_env):
     """Was: a bad parameter printed a 19-line traceback."""
     for args in (["-p", "mode:=dance"], ["-p", "max_linear_speed:=99.0"], ["-p", "engage_gestures:=wave"]):

@@ -361,3 +361,25 @@ def test_config_validation():
     assert parse_gesture_list("", "x") == frozenset()
     with pytest.raises(ValueError, match="engage_gestures: unknown gestures"):
         parse_gesture_list("left_arm_up,wave", "engage_gestures")
+
+
+def test_a_stop_ends_with_the_gesture_not_after_its_release_tail():
+    r = Run()
+    engage(r, bystander="none")
+    r.frames(0.5, people(operator="none", bystander="t_pose"))
+    ds = r.frames(0.2, people(operator="none", bystander="none"))
+    # the recogniser still reports t_pose for release_s (0.25 s), but below its exit threshold
+    assert ds[-1].reason == Reason.NO_GESTURE, [str(d.reason) for d in ds]
+
+
+def test_ids_that_change_every_frame_are_reported():
+    """pose_node in static_image_mode gives every frame new ids: nothing can be recognised."""
+    ctl = OperatorControl(commands=COMMANDS)
+    t = 0.0
+    for i in range(10):
+        t += 1 / FPS
+        ctl.update(CAM, t, [Observation(100 + i, 0.99, kp("right_arm_up"))], t)
+        assert ctl.unstable_ids(CAM) == (i >= 5)
+    assert ctl.operator is None and not ctl.unstable_ids("other_frame")
+    ctl.update(CAM, t + 0.03, [Observation(109, 0.99, kp("right_arm_up"))], t + 0.03)
+    assert not ctl.unstable_ids(CAM)  # a stable id again

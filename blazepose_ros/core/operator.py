@@ -185,6 +185,8 @@ class _Source:
     stamp_reason: Reason | None = None  # the latest message's stamp problem, if any
     valid: dict[int, GestureState] = field(default_factory=dict)  # latest good frame, valid people
     stop_by: tuple[PersonKey, ...] = ()  # people showing a stop gesture in the latest good frame
+    last_ids: frozenset[int] = frozenset()  # ids of the previous frame with people
+    id_churn: int = 0  # consecutive frames whose ids are all new (e.g. static_image_mode)
 
 
 class OperatorControl:
@@ -237,6 +239,13 @@ class OperatorControl:
         src = self._sources.get(frame_id)
         return src.stamp_reason if src is not None else None
 
+    def unstable_ids(self, frame_id: str, frames: int = 5) -> bool:
+        """True when the last ``frames`` frames of ``frame_id`` each had only new ids: the source
+        gives no stable identity (pose_node in static_image_mode), so no gesture can be held
+        and nobody can engage."""
+        src = self._sources.get(frame_id)
+        return src is not None and src.id_churn >= frames
+
     def people(self) -> dict[PersonKey, GestureState]:
         """The valid people of every source's latest good frame."""
         return {PersonKey(f, pid): st for f, s in self._sources.items() for pid, st in s.valid.items()}
@@ -267,6 +276,11 @@ class OperatorControl:
             src.valid, src.stop_by = {}, ()
             return {}, []
         src.stamp = stamp
+        people = list(people)
+        ids = frozenset(p.id for p in people)
+        if ids:
+            src.id_churn = src.id_churn + 1 if (src.last_ids and not ids & src.last_ids) else 0
+            src.last_ids = ids
         inputs = [(p.id, p.keypoints) for p in people if p.score >= cfg.min_pose_score]
         states = src.people.update(inputs, stamp)
         forgotten = [PersonKey(frame_id, pid) for pid in src.people.forget(stamp)]

@@ -498,6 +498,13 @@ class GestureNode(Node):
                     throttle_duration_sec=2.0,
                 )
                 return
+            if self.control.unstable_ids(source):
+                self.get_logger().warning(
+                    f"person ids from '{source}' change every frame (pose_node static_image_mode?): "
+                    "gestures need one id per person over time, so none is recognised and nobody "
+                    "can engage; track people (static_image_mode:=false)",
+                    throttle_duration_sec=5.0,
+                )
             self._poses[source] = {int(p.id): p for p in msg.poses}
             by_id = self._poses[source]
             for key, st in states.items():
@@ -638,7 +645,8 @@ class GestureNode(Node):
             if d is None:
                 return
             level = DiagnosticStatus.OK
-            if d.reason in (Reason.NO_POSES, Reason.STALE_POSES, Reason.FUTURE_STAMP):
+            if d.reason in (Reason.NO_POSES, Reason.STALE_POSES, Reason.FUTURE_STAMP) or any(
+                    self.control.unstable_ids(f) for f in self._poses):
                 level = DiagnosticStatus.WARN
             values = {
                 "enabled": str(self._enabled).lower(),
@@ -650,6 +658,7 @@ class GestureNode(Node):
                 "reason": str(d.reason),
                 "people_in_view": str(len(self.control.people())),
                 "engagements": str(self._engagements),
+                "unstable_id_sources": ",".join(f for f in self._poses if self.control.unstable_ids(f)),
                 "cmd_vel_stamped": str(self._stamped).lower(),
             } | {f"{k}_rate_hz": f"{r.rate():.1f}" for k, r in self._rates.items()}
             status = DiagnosticStatus(
