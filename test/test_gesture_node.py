@@ -50,7 +50,6 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 import gesture_poses as gp  # noqa: E402
 
-pytestmark = pytest.mark.dds
 
 # tests are marked one by one: the file has unit tests (map, helpers) and DDS tests
 
