@@ -6,7 +6,7 @@
 
 Writes (gitignored, reproducible from the float models):
 
-* ``models/pose_landmark_full_int8.tflite``        dynamic range: int8 weights, float activations
+* ``models/pose_landmark_full_int8_dynamic.tflite`` dynamic range: int8 weights, float activations
   (``recipe.dynamic_wi8_afp32``);
 * ``models/pose_landmark_full_int8_static.tflite`` full integer: int8 weights and activations,
   calibrated on landmark crops of real frames (``recipe.static_wi8_ai8``);
@@ -24,7 +24,8 @@ the same inputs), and the keypoint error of the full pipeline with the int8 land
 model against the float pipeline (pixels and % of torso size, PCK@0.2 with the float
 result as ground truth, presence agreement). Verdict "usable" when PCK@0.2 >= 0.98 and
 the median error <= 2 % of the torso: only then is a variant worth selecting
-(``model: models/pose_landmark_full_int8.tflite`` in config/pose.yaml).
+(``model: models/pose_landmark_full_int8_dynamic.tflite`` in config/pose.yaml). The
+mixed-precision model chosen by measured sensitivity is ``bench/int8_build.py``'s.
 """
 
 from __future__ import annotations
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         f32 = fold_float16(src, args.out / f"{stem}_f32.tflite")
         made[stem] = {"float16 (shipped)": src, "float32 (folded)": f32}
         for kind in args.recipes:
-            suffix = "_int8" if kind == "dynamic" else "_int8_static"
+            suffix = "_int8_dynamic" if kind == "dynamic" else "_int8_static"
             made[stem][f"int8 {kind}"] = quantize(f32, args.out / f"{stem}{suffix}.tflite", kind, cal)
     print(bl.header("int8 models (ai-edge-quantizer 0.10.0)"))
     reps = 1 if args.quick else 3
