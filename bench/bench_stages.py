@@ -91,91 +91,93 @@ class RosStages:
         self.rclpy.try_shutdown()
 
 
-def make_tracker(core: Any, static: bool, threads: int) -> Any:
-    return core.PoseTracker(model=bl.model_path("pose_landmark_full.tflite"),
+def make_tracker(core: Any, static: bool, threads: int, model: str = "full") -> Any:
+    return core.PoseTracker(model=bl.model_path(f"pose_landmark_{model}.tflite"),
                             detector_model=bl.model_path("pose_detection.tflite"),
                             num_threads=threads, static_image_mode=static)
 
 
 def stage_table(frames: list[np.ndarray], reps: int, threads: int, baseline: Any, ros: RosStages | None,
-                ref: str) -> str:
+                ref: str, models: tuple[str, ...] = ("full",)) -> str:
     out = []
     cores = {"now": sys.modules["blazepose_ros.core"]}
     if baseline is not None:
         cores[f"baseline {ref}"] = baseline
     summary: list[list[Any]] = []
-    for static in (False, True):
-        mode = "detection (static)" if static else "tracking"
-        trackers = {k: make_tracker(c, static, threads) for k, c in cores.items()}
-        cur = trackers["now"]
-        # the same frames' crops for the bare-invoke floor: one untimed pass
-        crops: list[np.ndarray | None] = []
-        for i, f in enumerate(frames):
-            cur.process(f, i / 30)
-            crops.append(cur.landmarker._crop.copy() if cur.last_timings.get("landmark_invoke") else None)
-        msgs = [ros.messages(f) for f in frames] if ros else []
-        t: dict[str, list[float]] = defaultdict(list)
-        lm_model = cur.landmarker.model
-        scale = cur.landmarker._scale
-        for rep in range(reps):
-            for tr in trackers.values():
-                tr.reset()
+    for model in models:
+        for static in (False, True):
+            mode = "detection (static)" if static else "tracking"
+            trackers = {k: make_tracker(c, static, threads, model) for k, c in cores.items()}
+            cur = trackers["now"]
+            # the same frames' crops for the bare-invoke floor: one untimed pass
+            crops: list[np.ndarray | None] = []
             for i, f in enumerate(frames):
-                stamp = (rep * len(frames) + i) / 30
-                for name, tr in trackers.items():
-                    t0 = time.perf_counter()
-                    poses = tr.process(f, stamp)
-                    dt = time.perf_counter() - t0
-                    if name == "now":
-                        lt = tr.last_timings
-                        for k in ("detector", "crop", "landmark_invoke", "decode", "filters"):
-                            t[k].append(lt.get(k, 0.0))
-                        t["pipeline"].append(dt)
-                        cur_poses = poses
-                    else:
-                        t[f"pipeline {name}"].append(dt)
-                if crops[i] is not None:  # bare invoke on this frame's crop, same interpreter
-                    view = lm_model.input_view()
-                    np.multiply(crops[i], scale, out=view[0], dtype=np.float32)
-                    del view
-                    t0 = time.perf_counter()
-                    lm_model.invoke()
-                    t["bare_invoke"].append(time.perf_counter() - t0)
-                if ros is not None:
-                    for enc, m in msgs[i].items():
+                cur.process(f, i / 30)
+                crops.append(cur.landmarker._crop.copy() if cur.last_timings.get("landmark_invoke") else None)
+            msgs = [ros.messages(f) for f in frames] if ros else []
+            t: dict[str, list[float]] = defaultdict(list)
+            lm_model = cur.landmarker.model
+            scale = cur.landmarker._scale
+            for rep in range(reps):
+                for tr in trackers.values():
+                    tr.reset()
+                for i, f in enumerate(frames):
+                    stamp = (rep * len(frames) + i) / 30
+                    for name, tr in trackers.items():
                         t0 = time.perf_counter()
-                        ros.convert(m)
-                        t[f"conversion {enc}"].append(time.perf_counter() - t0)
-                    build, pub = ros.publish(cur_poses, msgs[i]["rgb8"].header, (f.shape[1], f.shape[0]))
-                    t["message"].append(build)
-                    t["publish"].append(pub)
-        rows = []
-        if ros is not None:
-            for enc in ("rgb8", "bgr8", "jpeg"):
-                rows.append([f"conversion ({enc})", bl.ms(t[f"conversion {enc}"]),
-                             bl.ms(t[f"conversion {enc}"], 90)])
-        for k in ("detector", "crop", "landmark_invoke", "decode", "filters"):
-            rows.append([k, bl.ms(t[k]), bl.ms(t[k], 90)])
-        if ros is not None:
-            rows += [["message building", bl.ms(t["message"]), bl.ms(t["message"], 90)],
-                     ["publishing", bl.ms(t["publish"]), bl.ms(t["publish"], 90)]]
-        rows.append(["**pipeline total** (PoseTracker.process)", bl.ms(t["pipeline"]),
-                     bl.ms(t["pipeline"], 90)])
-        for name in cores:
-            if name != "now":
-                rows.append([f"pipeline total, {name}", bl.ms(t[f"pipeline {name}"]),
-                             bl.ms(t[f"pipeline {name}"], 90)])
-        rows.append(["bare landmark invoke (same crops)", bl.ms(t["bare_invoke"]),
-                     bl.ms(t["bare_invoke"], 90)])
-        out.append(f"### Stages, {mode} mode, {len(frames)} frames x {reps} reps, {threads} thread(s)\n\n"
-                   + bl.table(["stage", "median ms", "p90 ms"], rows) + "\n")
-        ratio = bl.ms(t["pipeline"]) / bl.ms(t["bare_invoke"])
-        line = [mode, bl.ms(t["pipeline"]), bl.ms(t["bare_invoke"]), ratio]
-        if baseline is not None:
-            base = bl.ms(t[f"pipeline baseline {ref}"])
-            line += [base, base / bl.ms(t["bare_invoke"]), bl.ms(t["pipeline"]) / base]
-        summary.append(line)
-    heads = ["mode", "pipeline ms", "bare invoke ms", "pipeline / invoke"]
+                        poses = tr.process(f, stamp)
+                        dt = time.perf_counter() - t0
+                        if name == "now":
+                            lt = tr.last_timings
+                            for k in ("detector", "crop", "landmark_invoke", "decode", "filters"):
+                                t[k].append(lt.get(k, 0.0))
+                            t["pipeline"].append(dt)
+                            cur_poses = poses
+                        else:
+                            t[f"pipeline {name}"].append(dt)
+                    if crops[i] is not None:  # bare invoke on this frame's crop, same interpreter
+                        view = lm_model.input_view()
+                        np.multiply(crops[i], scale, out=view[0], dtype=np.float32)
+                        del view
+                        t0 = time.perf_counter()
+                        lm_model.invoke()
+                        t["bare_invoke"].append(time.perf_counter() - t0)
+                    if ros is not None:
+                        for enc, m in msgs[i].items():
+                            t0 = time.perf_counter()
+                            ros.convert(m)
+                            t[f"conversion {enc}"].append(time.perf_counter() - t0)
+                        build, pub = ros.publish(cur_poses, msgs[i]["rgb8"].header, (f.shape[1], f.shape[0]))
+                        t["message"].append(build)
+                        t["publish"].append(pub)
+            rows = []
+            if ros is not None:
+                for enc in ("rgb8", "bgr8", "jpeg"):
+                    rows.append([f"conversion ({enc})", bl.ms(t[f"conversion {enc}"]),
+                                 bl.ms(t[f"conversion {enc}"], 90)])
+            for k in ("detector", "crop", "landmark_invoke", "decode", "filters"):
+                rows.append([k, bl.ms(t[k]), bl.ms(t[k], 90)])
+            if ros is not None:
+                rows += [["message building", bl.ms(t["message"]), bl.ms(t["message"], 90)],
+                         ["publishing", bl.ms(t["publish"]), bl.ms(t["publish"], 90)]]
+            rows.append(["**pipeline total** (PoseTracker.process)", bl.ms(t["pipeline"]),
+                         bl.ms(t["pipeline"], 90)])
+            for name in cores:
+                if name != "now":
+                    rows.append([f"pipeline total, {name}", bl.ms(t[f"pipeline {name}"]),
+                                 bl.ms(t[f"pipeline {name}"], 90)])
+            rows.append(["bare landmark invoke (same crops)", bl.ms(t["bare_invoke"]),
+                         bl.ms(t["bare_invoke"], 90)])
+            out.append(f"### Stages, {model} model, {mode} mode, {len(frames)} frames x {reps} reps, "
+                       f"{threads} thread(s)\n\n"
+                       + bl.table(["stage", "median ms", "p90 ms"], rows) + "\n")
+            ratio = bl.ms(t["pipeline"]) / bl.ms(t["bare_invoke"])
+            line = [model, mode, bl.ms(t["pipeline"]), bl.ms(t["bare_invoke"]), ratio]
+            if baseline is not None:
+                base = bl.ms(t[f"pipeline baseline {ref}"])
+                line += [base, base / bl.ms(t["bare_invoke"]), bl.ms(t["pipeline"]) / base]
+            summary.append(line)
+    heads = ["model", "mode", "pipeline ms", "bare invoke ms", "pipeline / invoke"]
     if baseline is not None:
         heads += [f"pipeline {ref} ms", f"{ref} / invoke", "now / before"]
     out.append("### Pipeline vs the bare model (target: tracking <= 1.15)\n\n"
@@ -272,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", metavar="REF", help="also run blazepose_ros/core of git REF, interleaved")
     ap.add_argument("--no-ros", action="store_true", help="skip conversion/message/publish (no rclpy)")
     ap.add_argument("--only", choices=("stages", "sizes", "people"), action="append")
+    ap.add_argument("--model", action="append", choices=("lite", "full", "heavy"),
+                    help="landmark model(s) of the stage tables (repeatable; default: all three)")
     args = ap.parse_args(argv)
     reps = args.reps or (1 if args.quick else 3)
     only = set(args.only or ("stages", "sizes", "people"))
@@ -285,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     print(bl.header("Pipeline stages"))
     if "stages" in only:
         frames = bl.video_frames(limit=30 if args.quick else None)
-        print(stage_table(frames, reps, args.threads, baseline, ros, args.baseline or ""))
+        print(stage_table(frames, reps, args.threads, baseline, ros, args.baseline or "",
+                          tuple(args.model or ("lite", "full", "heavy"))))
     if ros is not None:
         ros.close()
     if "sizes" in only:
