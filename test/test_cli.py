@@ -73,7 +73,7 @@ def test_default_stamp_step_is_the_video_rate(data_dir, tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["run", "missing.mp4"], "does not exist"),
-    (["run", "{bus}", "--model", "heavy"], "pose_landmark_heavy.tflite"),
+    (["run", "{bus}", "--model", "pose_landmark_full_edgetpu.tflite"], "pose_landmark_full_edgetpu.tflite"),
     (["run", "{bus}", "--model", "/nowhere/model.tflite"], "does not exist"),
     (["run", "{bus}", "--delegate", "gpu"], "libtensorflowlite_gpu_delegate.so"),
     (["run", "{bad}"], "cannot read image"),
