@@ -50,7 +50,6 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 import gesture_poses as gp  # noqa: E402
 
-
 # tests are marked one by one: the file has unit tests (map, helpers) and DDS tests
 
 ROOT = HERE.parent
@@ -243,7 +242,7 @@ class Harness:
             self.node.create_subscription(
                 Twist, f"{self.ns}/cmd_vel", lambda m: self.cmds.append((time.monotonic(), m)), reliable
             )
-        self.latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+        self.latched = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                                   durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.node.create_subscription(OperatorState, f"{self.node_name}/state",
                                       lambda m: self.states.append((time.monotonic(), m)), self.latched)
@@ -723,13 +722,16 @@ def test_state_latched_and_diagnostics(harness, ros):
     try:
         sub_node.create_subscription(OperatorState, f"{h.node_name}/state", late.append, h.latched)
         deadline = time.monotonic() + 10
-        while not late and time.monotonic() < deadline:
-            rclpy.spin_once(sub_node, timeout_sec=0.05)
+        while not (late and late[-1].reason == "commanding") and time.monotonic() < deadline:
+            rclpy.spin_once(sub_node, timeout_sec=0.05)  # the recent states (keep last 10), newest last
     finally:
         sub_node.destroy_node()
     assert late and late[-1].reason == "commanding" and late[-1].operator_id == PERSON
-    h.spin_until(lambda: any(d.get("reason") == "commanding" for d in h.diags), 5, "diagnostics")
-    d = next(d for d in reversed(h.diags) if d.get("reason") == "commanding")
+    assert len(late) <= 10 and late[0].reason != "commanding"  # history, then the current state
+    t0 = len(h.diags)
+    h.pump(2.2, scene("both_arms_up"))  # two full diagnostics periods of commanding
+    d = h.diags[-1]
+    assert len(h.diags) - t0 >= 2 and d["reason"] == "commanding", h.diags[t0:]
     assert d["operator"] == f"{FRAME}#{PERSON}" and d["mode"] == "gesture" and d["engaged"] == "true"
     assert 10.0 <= float(d["cmd_vel_rate_hz"]) <= 30.0 and float(d["cmd_vel_moving_rate_hz"]) > 5.0
     assert float(d["poses_rate_hz"]) > 10.0

@@ -418,6 +418,8 @@ class GestureState:
     changed: True when ``name`` differs from the previous update's.
     valid: False when the body frame could not be built (shoulders hidden, too small).
     torso_px: torso length in pixels (0 when not valid).
+    held: seconds since each active gesture's score first reached the enter threshold (every
+        active gesture, not only the reported one).
     """
 
     name: str = NONE
@@ -431,6 +433,7 @@ class GestureState:
     changed: bool = False
     valid: bool = False
     torso_px: float = 0.0
+    held: Mapping[str, float] = field(default_factory=dict)
 
 
 class GestureRecognizer:
@@ -521,6 +524,7 @@ class GestureRecognizer:
             changed=current != self._current,
             valid=bf is not None,
             torso_px=bf.torso_px if bf is not None else 0.0,
+            held={g: float(t - self._tracks[g].onset) for g in active if self._tracks[g].onset is not None},
         )
         self._current = current
         return self._state

@@ -209,7 +209,7 @@ class OperatorControl:
         self._operator: PersonKey | None = None
         self._seen_at = -math.inf  # node time the operator was last seen
         self._operator_state: GestureState | None = None
-        self._blocked: str | None = None  # gesture that must end before commanding
+        self._blocked: frozenset[str] = frozenset()  # gestures that must end before commanding
         self._alone: tuple[PersonKey, float] | None = None
         self._events: list[str] = []
 
@@ -289,9 +289,14 @@ class OperatorControl:
         self._update_operator(frame_id, src, now)
         return {PersonKey(frame_id, pid): st for pid, st in states.items()}, forgotten
 
-    def _held(self, st: GestureState, hold_s: float) -> bool:
-        # confidence too: the recogniser keeps reporting a gesture for release_s after it ends
-        return st.held_duration >= hold_s and st.confidence >= self.config.min_confidence
+    def _held(self, st: GestureState, gestures: frozenset[str], hold_s: float) -> str | None:
+        """The first of ``gestures`` that is active, held ``hold_s`` and still confident (the
+        recogniser keeps a gesture active for release_s after it ends), or None. Any active
+        gesture counts, not only the reported one (a wave reported on top of it, say)."""
+        for g in sorted(gestures):
+            if st.held.get(g, -1.0) >= hold_s and st.candidates.get(g, 0.0) >= self.config.min_confidence:
+                return g
+        return None
 
     def _is_stop(self, st: GestureState) -> bool:
         # this frame's raw score (no hold time), or the held gesture while its smoothed score is
@@ -312,10 +317,11 @@ class OperatorControl:
                     self._events.append(f"operator {op} seen again")
                 self._seen_at = now
                 self._operator_state = st
-                if self._blocked is not None and st.name != self._blocked:
-                    self._blocked = None
-                if st.name in cfg.disengage_gestures and self._held(st, cfg.disengage_hold_s):
-                    self.disengage(f"disengage gesture {st.name}")
+                if self._blocked and st.name not in self._blocked:
+                    self._blocked = frozenset()
+                g = self._held(st, cfg.disengage_gestures, cfg.disengage_hold_s)
+                if g is not None:
+                    self.disengage(f"disengage gesture {g}")
             else:
                 if self._operator_state is not None:
                     self._events.append(f"operator {op} lost")
@@ -330,14 +336,13 @@ class OperatorControl:
             self._alone = None
             return
         everyone = {PersonKey(f, pid): st for f, s in fresh.items() for pid, st in s.valid.items()}
-        candidates = {
-            k: st for k, st in everyone.items()
-            if st.name in cfg.engage_gestures and self._held(st, cfg.engage_hold_s)
-        }
-        how = ""
+        held = {k: self._held(st, cfg.engage_gestures, cfg.engage_hold_s) for k, st in everyone.items()}
+        candidates = {k: st for k, st in everyone.items() if held[k] is not None}
+        how, g = "", NONE
         if candidates:
             key = max(candidates, key=lambda k: candidates[k].torso_px)
-            how = f"{candidates[key].name} held {candidates[key].held_duration:.1f} s"
+            g = held[key] or NONE
+            how = f"{g} held {candidates[key].held[g]:.1f} s"
         elif cfg.engage_when_alone and len(everyone) == 1:
             (only,) = everyone
             if self._alone is None or self._alone[0] != only:
@@ -351,15 +356,15 @@ class OperatorControl:
         self._operator, self._seen_at = key, now
         self._operator_state = everyone[key]
         self._alone = None
-        name = everyone[key].name
-        self._blocked = name if name != NONE else None
+        # neither the engaging gesture nor the reported one (a wave on top of it) commands yet
+        self._blocked = frozenset({everyone[key].name, g}) - {NONE}
         self._events.append(f"engaged {key} ({how})")
 
     def disengage(self, why: str = "") -> None:
         """Release the operator (next person must engage); follow mode ends."""
         if self._operator is not None:
             self._events.append(f"disengaged {self._operator}" + (f" ({why})" if why else ""))
-        self._operator, self._operator_state, self._blocked = None, None, None
+        self._operator, self._operator_state, self._blocked = None, None, frozenset()
         self._seen_at = -math.inf
         self.set_mode("gesture")
 
@@ -415,7 +420,7 @@ class OperatorControl:
             if self._mode == "follow":
                 self.set_mode("gesture")
             if seen and gesture != NONE:
-                self._blocked = gesture
+                self._blocked = frozenset({gesture})
             return zero(Reason.STOP_GESTURE)
         if op is None:
             return zero(Reason.NO_OPERATOR)
@@ -423,7 +428,7 @@ class OperatorControl:
             return zero(Reason.OPERATOR_LOST)
         st = self._operator_state
         assert st is not None
-        if self._blocked is not None:
+        if self._blocked:
             return zero(Reason.AWAITING_RELEASE)
         cmd = self.commands.get(st.name)
         if cmd is not None and cmd.action == "follow" and st.confidence >= cfg.min_confidence:

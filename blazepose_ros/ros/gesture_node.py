@@ -410,7 +410,9 @@ class GestureNode(Node):
         last = HistoryPolicy.KEEP_LAST
         in_qos = QoSProfile(depth=5, history=last, reliability=ReliabilityPolicy.BEST_EFFORT)
         out_qos = QoSProfile(depth=10, history=last, reliability=ReliabilityPolicy.RELIABLE)
-        latched = QoSProfile(depth=1, history=last, reliability=ReliabilityPolicy.RELIABLE,
+        # depth 10, not 1: a live subscriber that is briefly slow still gets every transition; a
+        # late one gets the last 10, the newest last
+        latched = QoSProfile(depth=10, history=last, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self._stamped = bool(self._values["cmd_vel_stamped"])
         self._gesture_pub = self.create_publisher(Gesture, "~/gesture", out_qos)
