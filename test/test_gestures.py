@@ -417,3 +417,15 @@ def test_hold_time_is_configurable():
 
 def test_gesture_names():
     assert len(GESTURES) == 10 and len(set(GESTURES)) == 10
+
+
+def test_held_durations_of_every_active_gesture():
+    """GestureState.held has the hold time of each active gesture, the reported one included."""
+    kp = gesture_pose("bus_a", "both_arms_up")
+    _, states = run(jittered(kp, 30))
+    last = states[-1]
+    assert last.name == "both_arms_up" and set(last.held) == set(last.active)
+    assert last.held["both_arms_up"] == pytest.approx(last.held_duration)
+    assert 0.5 < last.held_duration < 1.0
+    _, states = run([None] * 3)
+    assert states[-1].held == {}
