@@ -219,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--groups", type=int, default=40, help="contiguous op blocks for the sensitivity pass")
     ap.add_argument("--keep-float", default="1,2,4,6,8,12",
                     help="candidates: this many of the most sensitive blocks kept float (comma list)")
+    ap.add_argument("--ranges", choices=("mean", "minmax"), default="minmax",
+                    help="activation ranges: min/max over all calibration crops, or the mean of the "
+                         "per-crop min/max (less driven by outliers)")
     ap.add_argument("--out", type=Path, default=bl.MODELS)
     args = ap.parse_args(argv)
     try:
@@ -241,7 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         qt.load_quantization_recipe(recipe_for([]))
         key = next(iter(TFLiteModel(f32)._interp.get_signature_runner("serving_default").get_input_details()))
         t0 = time.perf_counter()
-        calib = qt.calibrate({"serving_default": [{key: c} for c in cal]})
+        if args.ranges == "minmax":
+            calib = qt.calibrate({"serving_default": [{key: c} for c in cal]})
+        else:  # each tensor's range = the mean over the crops of its per-crop min and max
+            per = [qt.calibrate({"serving_default": [{key: c}]}) for c in cal]
+            calib = {name: {k: np.mean([np.asarray(q[name][k]) for q in per], axis=0) for k in qsv}
+                     for name, qsv in per[0].items()}
         print(f"[int8] calibrated in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
         def build(float_ops: list[str], name: str) -> Path:
