@@ -210,9 +210,11 @@ def test_vectorised_equals_independent_scalar_filters(seq, dts, scale, which):
     scalars = [[LandmarksSmoother(**cfg) for _ in range(3)] for _ in range(2)]
     refs = [ScalarOneEuro(cfg["min_cutoff"], cfg["beta"], cfg["derivate_cutoff"]) for _ in range(6)]
     t = 0
+    peak = 0.0
     for row, dt in zip(seq, dts, strict=False):
         t += dt
         arr = np.array(row, np.float32).reshape(2, 3)
+        peak = max(peak, float(np.abs(arr).max()))
         vis = np.array([0.5, 0.9], np.float32)
         out, _ = vec(arr, vis, t, scale)
         for i in range(2):
@@ -221,5 +223,6 @@ def test_vectorised_equals_independent_scalar_filters(seq, dts, scale, which):
                 assert out[i, j] == o[0, 0]  # bit-identical per element
                 vs = 1.0 if cfg.get("disable_value_scaling") else float(np.float32(1) / np.float32(scale))
                 r = refs[3 * i + j](t, float(arr[i, j]), vs)
-                # float32 state vs a float64 reference: allow float32 rounding of +-2000 inputs
-                assert out[i, j] == pytest.approx(r, rel=1e-4, abs=1e-2)
+                # float32 state vs a float64 reference: the rounding error scales with the largest
+                # value the filter has seen (a 1 ms step of 1800 px drives the derivative to 1.8e6)
+                assert out[i, j] == pytest.approx(r, rel=1e-4, abs=1e-2 + 1e-4 * peak)
