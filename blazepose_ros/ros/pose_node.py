@@ -98,7 +98,7 @@ CAMERA_INFO_GRACE_S = 2.0  # how long after the first image a missing camera_inf
 
 PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model_complexity", 1, "Landmark model as in MediaPipe: 0 = lite, 1 = full, 2 = heavy "
-              "(only 'full' is fetched automatically; lite/heavy must be placed in models/).",
+              "(all three are fetched by scripts/setup.sh).",
               read_only=True, int_range=(0, 2)),
     ParamSpec("model", "", "Landmark model file path or name (lite/full/heavy); overrides "
               "model_complexity when not empty (e.g. an *_edgetpu.tflite).", read_only=True),
