@@ -29,6 +29,8 @@ from .geometry import NormRect
 
 # MediaPipe Tasks pose landmarker: AssociationNormRectCalculator threshold (= min_tracking_confidence)
 ROI_IOU_SAME_PERSON = 0.5
+# static-image mode: a pose whose box overlaps last frame's by more than this keeps its id
+STATIC_ID_IOU = ROI_IOU_SAME_PERSON
 # HandLandmarksDeduplicationCalculator constants, applied to poses
 KEYPOINT_DISTANCE_RATIO = 0.2  # kAllowedBaselineDistanceRatio
 KEYPOINT_MATCH_FRACTION = 10 / 21  # kNumMatchedLandmarksToSuppressHand out of 21
@@ -235,4 +237,21 @@ def tile_boxes(image_w: int, image_h: int, grid: tuple[int, int], overlap: float
         for i in range(nx):
             x0, y0 = i * tw * (1 - overlap), j * th * (1 - overlap)
             out.append((round(x0), round(y0), min(image_w, round(x0 + tw)), min(image_h, round(y0 + th))))
+    return out
+
+
+def carry_ids(previous: list[tuple[int, np.ndarray]], boxes: list[np.ndarray],
+              min_iou: float = STATIC_ID_IOU) -> list[int | None]:
+    """Static-image mode's identity: the id of the previous frame's person whose box (px)
+    overlaps each new box by IoU > ``min_iou``, greedily by best overlap; None for a newcomer.
+
+    Only the id carries over: keypoints stay those of the frame alone (no tracking, no smoothing).
+    """
+    if not previous or not boxes:
+        return [None] * len(boxes)
+    iou = np.array([[box_iou(pb, b) for b in boxes] for _, pb in previous])
+    out: list[int | None] = [None] * len(boxes)
+    for r, c in greedy_match(1.0 - iou, 1.0 - min_iou):
+        if iou[r, c] > min_iou:
+            out[c] = previous[r][0]
     return out

@@ -38,6 +38,7 @@ from .association import (
     ROI_IOU_SAME_PERSON,
     OverlapRule,
     box_iou,
+    carry_ids,
     detection_matches_pose,
     greedy_match,
     grid_for_person_height,
@@ -197,9 +198,11 @@ class MultiPersonTracker:
 
     def reset(self) -> None:
         """Forget every person (their ids end; ids are not reused afterwards)."""
-        for tr in getattr(self, "_tracks", []) + getattr(self, "_lost", []):
+        ended = [tr.id for tr in getattr(self, "_tracks", []) + getattr(self, "_lost", [])]
+        for pid in ended + [i for i, _ in getattr(self, "_static_prev", [])]:
             self.deaths += 1
-            self.last_deaths.append(tr.id)
+            self.last_deaths.append(pid)
+        self._static_prev: list[tuple[int, np.ndarray]] = []  # static mode: last frame's ids, boxes
         self._tracks: list[_Track] = []
         self._lost: list[_Track] = []
         self._last_detection: float | None = None
@@ -207,6 +210,8 @@ class MultiPersonTracker:
 
     @property
     def tracked_ids(self) -> list[int]:
+        if self.static:
+            return [i for i, _ in self._static_prev]
         return [t.id for t in self._tracks]
 
     @property
@@ -455,6 +460,9 @@ class MultiPersonTracker:
             for r, ci in greedy_match(cost, math.inf):
                 matched[ci] = self._lost[r]
         accepted = 0
+        carried = carry_ids(self._static_prev, [keypoint_box(c.kp) for c in unique]) if self.static \
+            else [None] * len(unique)
+        static_now: list[tuple[int, np.ndarray]] = []
         for ci, c in enumerate(unique):
             if accepted >= free:
                 break
@@ -463,19 +471,28 @@ class MultiPersonTracker:
                 self._lost.remove(tr)
                 self.reidentified += 1
                 tr.frames = min(tr.frames, 1)  # keep its histogram; restart its motion
+            elif carried[ci] is not None:
+                tr = _Track(carried[ci], c.obs, t)
             else:
                 tr = _Track(self._new_id(), c.obs, t)
                 self.births += 1
                 self.last_births.append(tr.id)
+            if self.static:
+                static_now.append((tr.id, keypoint_box(c.kp)))
             accepted += 1
             self._tracks.append(tr)
             poses.append(self._finish(tr, c.res, w, h, t_ns, c.from_detector))
             self._update_appearance(tr, c.obs, True)
         if self.static:
-            for tr in list(self._tracks):
-                self._tracks.remove(tr)
-                self.deaths += 1
-                self.last_deaths.append(tr.id)
+            # no tracking between frames: only the ids of people still in place carry over
+            # (confirmed tracks are never kept in static mode, so every pose came through here)
+            still = {i for i, _ in static_now}
+            for pid, _ in self._static_prev:
+                if pid not in still:
+                    self.deaths += 1
+                    self.last_deaths.append(pid)
+            self._static_prev = static_now
+            self._tracks.clear()
         self._tracks.sort(key=lambda tr: tr.id)
         poses.sort(key=lambda p: p.id)
         return poses

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .association import carry_ids, rect_box
 from .detector import DetectorOptions, PoseDetector, detection_to_rect
 from .geometry import NormRect
 from .inference import TFLiteModel
@@ -187,6 +188,7 @@ class PoseTracker:
             self._deaths += 1
         self._rect: NormRect | None = None
         self._track_id = 0
+        self._static_box: np.ndarray | None = None  # static mode: last detection's box (px)
         self._size: tuple[int, int] | None = None
         self._last_ns: int | None = None
         self._filters.reset()
@@ -235,6 +237,7 @@ class PoseTracker:
             self._deaths += 1
         self._track_id = 0
         self._rect = None
+        self._static_box = None
         self._filters.lose()
 
     # --- main entry --------------------------------------------------------------
@@ -287,9 +290,14 @@ class PoseTracker:
             if dets:
                 rect = detection_to_rect(dets[0], w, h, self.detector.options)
                 from_detector = True
-                if self._track_id:  # static mode: the previous detection's id ends
-                    self._deaths += 1
-                self._track_id = self._allocate_id()
+                box = rect_box(rect, w, h)
+                kept = carry_ids([(self._track_id, self._static_box)], [box])[0] \
+                    if static and self._track_id and self._static_box is not None else None
+                if kept is None:  # static mode keeps the id of a person still in place
+                    if self._track_id:
+                        self._deaths += 1
+                    self._track_id = self._allocate_id()
+                self._static_box = box if static else None
 
         result: LandmarkResult | None = None
         if rect is not None:

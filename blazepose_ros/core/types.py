@@ -36,7 +36,9 @@ class Pose:
     aux: (2, 2) float32 -- the two auxiliary ROI points (hip centre, body-circle
         point) in source pixels, used to build the next frame's ROI.
     mask: optional (H, W) float32 segmentation probabilities, when enabled.
-    id: stable per track; a new id after every re-detection.
+    id: the person's id, unique per tracker and never reused; kept while the person is tracked,
+        through a re-identification within max_occlusion (several people), and in static-image
+        mode while the person stays in place (box IoU > 0.5 with the previous frame's).
     from_detector: True when this frame's ROI came from the person detector.
     """
 
