@@ -63,7 +63,8 @@ def _run(args: argparse.Namespace, source: FrameSource, fps: float, still: bool)
     from .core.draw import draw_poses
 
     tracker = PoseTracker(model=args.model, delegate=args.delegate, num_threads=args.threads,
-                          static_image_mode=args.static or still, reference_math=args.reference_math)
+                          static_image_mode=args.static or still, reference_math=args.reference_math,
+                          num_poses=args.num_poses, small_person_height=args.small_person_height)
     writer = None
     out: list[dict] = []
     t0 = time.perf_counter()
@@ -110,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--fps", type=float, default=None,
                    help="stamp step in frames/s (default: the video's rate; images: 30)")
     r.add_argument("--model", default="full", help="landmark model: full, lite, heavy or a .tflite path")
+    r.add_argument("--num-poses", type=int, default=1, metavar="N",
+                   help="people tracked at once, each with their own id (MediaPipe Tasks' num_poses)")
+    r.add_argument("--small-person-height", type=float, default=None, metavar="PX",
+                   help="also search detector tiles so that people this tall (px) are found")
     r.add_argument("--delegate", default="cpu", choices=DELEGATES)
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--annotate", default=None, help="write an annotated OUT.mp4 (video) or OUT.png")

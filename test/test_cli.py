@@ -111,3 +111,13 @@ def test_start_stamp_and_reference_math_reproduce_mediapipe(data_dir, tmp_path):
     ref = pl.load_reference("video_tracking")["frames"][:12]
     m = pl.compare("cli", ref, frames)
     assert m.matched == 12 and m.max_px < 1e-3, pl.format_table([m])
+
+
+def test_num_poses_tracks_both_people_with_their_own_ids(data_dir, tmp_path):
+    out = tmp_path / "two.json"
+    assert main(["run", str(data_dir / "pose2sim_multi_cam04.mp4"), "--out-json", str(out),
+                 "--max-frames", "8", "--num-poses", "2"]) == 0
+    doc = json.loads(out.read_text())
+    _check_schema(doc)
+    ids = [sorted(p["id"] for p in f["poses"]) for f in doc["frames"]]
+    assert ids[-1] == ids[0] and len(ids[0]) == 2, ids  # two people, ids kept over the frames
