@@ -26,6 +26,7 @@ from geometry_msgs.msg import Pose, PoseArray, PoseStamped, TransformStamped
 from blazepose_ros.core.person import BodyPose, body_pose
 from blazepose_ros.core.topology import Keypoint
 from blazepose_ros.msg import PoseKeypoints33, PoseKeypoints33Array
+from blazepose_ros.ros.conversions import msg_to_camera_points, stamp_to_ns
 
 try:  # a ROS 2 install has it; the PyPI wheels do not
     from tf2_ros import TransformBroadcaster
@@ -70,9 +71,8 @@ class PersonPosition:
 
 
 def _camera_points(msg: PoseKeypoints33) -> np.ndarray | None:
-    if not msg.has_camera_points:
-        return None
-    return np.array([(p.x, p.y, p.z) for p in msg.camera_points], np.float64)
+    pts = msg_to_camera_points(msg)
+    return None if pts is None else pts.astype(np.float64)
 
 
 def person_position(msg: PoseKeypoints33) -> PersonPosition | None:
@@ -83,8 +83,8 @@ def person_position(msg: PoseKeypoints33) -> PersonPosition | None:
         return None
     sources = np.asarray(msg.camera_point_sources)
     measured = int((sources[list(_HIPS)] == PoseKeypoints33.CAMERA_POINT_DEPTH).sum())
-    stamp_ns = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
-    return PersonPosition(frame_id=msg.header.frame_id, stamp_ns=stamp_ns, person_id=int(msg.id),
+    return PersonPosition(frame_id=msg.header.frame_id, stamp_ns=stamp_to_ns(msg.header.stamp),
+                          person_id=int(msg.id),
                           position=pts[list(_HIPS)].mean(0), from_depth=measured > 0,
                           hips_from_depth=measured, body=body_pose(pts))
 
