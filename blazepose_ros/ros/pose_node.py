@@ -259,6 +259,9 @@ class PoseNode(Node):
         self._camera_info: CameraInfo | None = None
         self._camera_info_warned: set[str] = set()
         self._camera_info_problem: str | None = None  # why the last camera_info is not used
+        # the last check of a CameraInfo: (message, image size, rectified) -> model; a driver sends
+        # the same message with every frame, the check runs once per message
+        self._camera_check: tuple[CameraInfo, tuple[int, int] | None, bool, CameraModel | None] | None = None
         self._first_image_monotonic: float | None = None
         self._timed_out = False
         self._warned_no_camera_info = False
@@ -605,16 +608,22 @@ class PoseNode(Node):
                     f"no CameraInfo on '{topic}': publishing markers of the world skeleton (metres, "
                     "origin between the hips) in the image frame, no camera_points")
             return None
+        rectified = bool(self._p("rectified"))
+        last = self._camera_check
+        if last is not None and last[0] is info and last[1:3] == (image_size, rectified):
+            return last[3]
+        model: CameraModel | None = None
         try:
             model = camera_model_from_info(info.k, info.d, info.distortion_model, info.width, info.height,
-                                           image_size, info.p, bool(self._p("rectified")))
+                                           image_size, info.p, rectified)
         except CameraInfoError as e:
             self._camera_info_problem = str(e)
             self._warn_once(f"ignoring camera_info: {e}")
-            return None
-        self._camera_info_problem = None
-        if model.note:
-            self._warn_once(f"camera_info {model.note}")
+        else:
+            self._camera_info_problem = None
+            if model.note:
+                self._warn_once(f"camera_info {model.note}")
+        self._camera_check = (info, image_size, rectified, model)
         return model
 
     def _warn_once(self, text: str) -> None:
