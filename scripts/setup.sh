@@ -67,7 +67,7 @@ export ROS_LOCALHOST_ONLY=0
 ENV
 
 # 4. build the package (messages) with colcon
-build_hash=$(hash_of package.xml CMakeLists.txt msg/*.msg scripts/pose_node scripts/gesture_node scripts/video_publisher requirements.txt)
+build_hash=$(hash_of package.xml CMakeLists.txt msg/*.msg scripts/pose_node scripts/gesture_node scripts/video_publisher scripts/pose_lifecycle_node requirements.txt)
 if [ "$(cat .colcon/.build-hash 2>/dev/null)" != "$build_hash" ] || [ ! -d .colcon/install/blazepose_ros ]; then
   log "building blazepose_ros with colcon (messages, launch, config)"
   # shellcheck disable=SC1091
