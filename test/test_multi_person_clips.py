@@ -10,6 +10,7 @@ is painted over with the background of a frame where they stand elsewhere.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -232,9 +233,15 @@ def test_sports2d_person_occluded_for_under_a_second_keeps_the_id(sports2d):
     assert t.multi.reidentified >= 1
 
 
-# Known misses: the background woman C (cam01: at the left frame edge, her arm cut by it;
-# cam02: behind A next to an anatomical skeleton model) is found late or not at all.
-KNOWN_MISSES = {"pose2sim_multi_cam01": {"C"}, "pose2sim_multi_cam02": {"C"}}
+# The background woman C (cam01: at the left frame edge, her arm cut by it; cam02: behind A
+# next to an anatomical skeleton model) is 407-479 px tall, but the whole-frame detector scores
+# her <= 0.003 (she is 47-56 px in its 224 px input) and so do square tiles (84-98 px) while A
+# and B are visible in them: greyed out, 0.4-0.8 on cam01. Alone she needs ~110 px in the
+# input (A and B: ~60 px, the size the tile grid is chosen for), so the small-person search is
+# set for a person half her height: 2 x 4 tiles of 622 x 591 px, where she is ~150 px.
+# The tiles are searched with everyone already found greyed out (mask_tracked, the default).
+POSE2SIM_SMALL_PERSON_HEIGHT = 200
+KNOWN_MISSES: dict[str, set[str]] = {}
 _pose2sim_runs: dict[str, tuple[dict, dict]] = {}
 
 
@@ -243,7 +250,7 @@ def _pose2sim(cam: int, data_dir: Path) -> tuple[dict, dict]:
     if stem not in _pose2sim_runs:
         ref = _reference(stem)
         frames = _frames(data_dir / f"{stem}.mp4")
-        t = PoseTracker(num_poses=len(ref["people"]), small_person_tiles=(0, 0))
+        t = PoseTracker(num_poses=len(ref["people"]), small_person_height=POSE2SIM_SMALL_PERSON_HEIGHT)
         run = [t.process(f, i / 60.0) for i, f in enumerate(frames)]
         _pose2sim_runs[stem] = (ref, score_run(ref, run))
     return _pose2sim_runs[stem]
@@ -261,12 +268,31 @@ def test_pose2sim_identities(cam, data_dir):
     assert len(set(s["ids"]) - known) >= 2
 
 
-@pytest.mark.xfail(strict=True, reason="the background woman at the frame edge / behind A is not found "
-                                       "on every checked frame (docs/multi_person.md, limits)")
 @pytest.mark.parametrize("cam", [1, 2])
 def test_pose2sim_background_person_found(cam, data_dir):
-    _, s = _pose2sim(cam, data_dir)
+    """The background woman C has a pose on every checked frame from the first one, with one id."""
+    ref, s = _pose2sim(cam, data_dir)
     assert not s["misses"], s["misses"]
+    assert "C" in s["ids"] and len(set(s["ids"].values())) == len(ref["people"])
+
+
+def test_pose2sim_background_person_needs_the_tracked_people_greyed_out(data_dir):
+    """Without greying out the people already found, the same tiles miss C on cam01: on the
+    first frame (every tile searched) A is found in a tile only after B was greyed out, and C
+    only after A was (frame 0: C scores 0.33 in her tile with A visible)."""
+    stem = "pose2sim_multi_cam01"
+    ref = _reference(stem)
+    frames = _frames(data_dir / f"{stem}.mp4")[:12]
+    runs = {}
+    for mask in (False, True):
+        t = PoseTracker(num_poses=3, small_person_height=POSE2SIM_SMALL_PERSON_HEIGHT)
+        t.multi.options = replace(t.multi.options, mask_tracked=mask)
+        runs[mask] = [t.process(f, i / 60.0) for i, f in enumerate(frames)]
+    checked = [k for k in sorted(ref["frames"], key=int) if int(k) < len(frames)]
+    found = {mask: sum("C" in match_people(run[int(k)], ref["frames"][k]) for k in checked)
+             for mask, run in runs.items()}
+    assert found[True] == len(checked), found
+    assert found[False] == 0, found
 
 
 def test_small_people_are_found_with_the_small_person_search(sports2d):

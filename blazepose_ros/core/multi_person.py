@@ -15,7 +15,8 @@ Per frame (tracking mode):
    seconds while fewer than ``num_poses`` people are tracked. Detections of already tracked
    people (ROI IoU > 0.5 as MediaPipe Tasks' association, or the detector's hip and shoulder
    points on the tracked pose's) start nothing; the others get a landmark run on their ROI.
-   Optionally a tile of the frame is searched too (small, far people), one tile per run.
+   Optionally a tile of the frame is searched too (small, far people), one tile per run,
+   and again with the people found greyed out.
 5. Unassigned poses that duplicate a tracked one are dropped; the rest are matched to the
    people lost in the last ``max_occlusion`` seconds (position predicted by their motion,
    torso size, torso colour histogram: :func:`.identity.reid_cost`) and get their id back,
@@ -29,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,6 +85,12 @@ class MultiPersonOptions:
     tiles_per_run: tiles searched per detector run (round robin); the first run after the
         start or a reset searches them all.
     tile_overlap: overlap between grid tiles (fraction of a tile).
+    mask_tracked: search a tile holding someone found in this frame (tracked or detected)
+        again with everyone found greyed out (their keypoint boxes), and again while that
+        finds someone new:
+        the detector scores a person next to a more prominent one near zero (pose2sim
+        cam01/02: the background woman scores <= 0.003 in a tile with the two people in
+        front visible, 0.4-0.8 with them greyed). False = the tiles as they are.
     roi_iou: ROI IoU above which a detection is the tracked person (MediaPipe Tasks: 0.5).
     max_jump: torso lengths the mid-hip may move off its predicted position in one frame.
     max_scale_change: torso-size ratio between consecutive frames above which a track slid.
@@ -101,6 +108,7 @@ class MultiPersonOptions:
     small_person_height: float | None = None
     tiles_per_run: int = 1
     tile_overlap: float = 0.25
+    mask_tracked: bool = True
     roi_iou: float = ROI_IOU_SAME_PERSON
     max_jump: float = 0.35
     max_scale_change: float = 1.5
@@ -171,6 +179,25 @@ def _map_detection(det: Detection, box: tuple[int, int, int, int], w: int, h: in
     return Detection(det.score, mapped_box, kp)
 
 
+def _intersects(tile: tuple[int, int, int, int], box: np.ndarray) -> bool:
+    return box[0] < tile[2] and box[2] > tile[0] and box[1] < tile[3] and box[3] > tile[1]
+
+
+def _mask_boxes(tile: np.ndarray, boxes: list[np.ndarray], x0: int, y0: int) -> np.ndarray:
+    """A copy of a tile (at x0, y0 in the frame) with the boxes (frame px) filled mid-grey."""
+    th, tw = tile.shape[:2]
+    out = None
+    for b in boxes:
+        a0, b0 = max(0, math.floor(b[0]) - x0), max(0, math.floor(b[1]) - y0)
+        a1, b1 = min(tw, math.ceil(b[2]) - x0), min(th, math.ceil(b[3]) - y0)
+        if a1 <= a0 or b1 <= b0:
+            continue
+        if out is None:
+            out = tile.copy()
+        out[b0:b1, a0:a1] = 128
+    return tile if out is None else out
+
+
 class MultiPersonTracker:
     """The multi-person loop; :class:`~.tracker.PoseTracker` builds and drives it.
 
@@ -227,46 +254,89 @@ class MultiPersonTracker:
             timings[k] = timings.get(k, 0.0) + v
         return res
 
-    def _detect(self, image: np.ndarray,
-                timings: dict[str, float]) -> list[tuple[Detection, NormRect, np.ndarray]]:
-        """Detections (whole frame + the next tile), deduplicated, with their ROI and its box."""
+    def _detect(self, image: np.ndarray, timings: dict[str, float],
+                found: list[np.ndarray]) -> Iterator[tuple[Detection, NormRect, np.ndarray]]:
+        """Detections (whole frame + the next tiles), deduplicated, with their ROI and its box.
+
+        ``found``: keypoint boxes (px) of the people already found (tracked, and those the
+        caller finds from the detections yielded so far): with ``mask_tracked``, greyed out
+        when the tiles they are in are searched again.
+        """
         t0 = time.perf_counter()
         h, w = image.shape[:2]
         dets = list(self.detector.detect(image))
         self.detector_runs += 1
         timings["detector_invoke"] = timings.get("detector_invoke", 0.0) + \
             self.detector.last_timings.get("detector_invoke", 0.0)
-        o = self.options
-        grid = (grid_for_person_height(w, h, o.small_person_height, o.tile_overlap)
-                if o.small_person_height else o.small_person_tiles)
-        if grid is not None:
-            boxes = tile_boxes(w, h, grid, o.tile_overlap)
-            if len(boxes) > 1 or boxes[0] != (0, 0, w, h):
-                # a cold start (nobody found yet since the start or a reset) searches every tile
-                if self._swept:
-                    chosen = [boxes[(self._tile_index + k) % len(boxes)]
-                              for k in range(min(o.tiles_per_run, len(boxes)))]
-                    self._tile_index += len(chosen)
-                else:  # afterwards the round robin goes on as if this were a normal run
-                    chosen = boxes
-                    self._swept = True
-                    self._tile_index += min(o.tiles_per_run, len(boxes))
-                for box in chosen:
-                    x0, y0, x1, y1 = box
-                    dets += [_map_detection(d, box, w, h)
-                             for d in self.detector.detect(image[y0:y1, x0:x1])]
-                    self.tile_runs += 1
-                    timings["detector_invoke"] += self.detector.last_timings.get("detector_invoke", 0.0)
-        # one person found twice (whole frame and tile): keep the best score
-        dets.sort(key=lambda d: -d.score)
         kept: list[tuple[Detection, NormRect, np.ndarray]] = []
-        for d in dets:
+        chosen = self._next_tiles(w, h)
+        dets += self._search_tiles(image, chosen, [], timings)
+        fresh = self._dedupe(dets, kept, w, h)  # one person found twice: the best score is kept
+        timings["detector"] = timings.get("detector", 0.0) + time.perf_counter() - t0
+        yield from fresh  # the caller appends the poses it finds to ``found``
+        if not self.options.mask_tracked:
+            return
+        # the detector reports the most prominent person and scores a smaller one next to
+        # them near zero: a tile holding someone found is searched again with everyone found
+        # greyed out, and again while that finds someone new
+        masked = 0
+        for _ in range(self.options.num_poses):
+            new = found[masked:]
+            chosen = [b for b in chosen if any(_intersects(b, nb) for nb in new)]
+            if not chosen or len(found) >= self.options.num_poses:
+                break
+            t0 = time.perf_counter()
+            masked = len(found)
+            fresh = self._dedupe(self._search_tiles(image, chosen, list(found), timings), kept, w, h)
+            timings["detector"] += time.perf_counter() - t0
+            yield from fresh
+
+    def _dedupe(self, dets: list[Detection], kept: list[tuple[Detection, NormRect, np.ndarray]],
+                w: int, h: int) -> list[tuple[Detection, NormRect, np.ndarray]]:
+        """Detections whose ROI overlaps no kept one by IoU > roi_iou, best score first;
+        appended to ``kept`` and returned."""
+        fresh = []
+        for d in sorted(dets, key=lambda d: -d.score):
             rect = detection_to_rect(d, w, h, self.detector.options)
             box = rect_box(rect, w, h)
             if all(box_iou(box, kb) <= self.options.roi_iou for _, _, kb in kept):
                 kept.append((d, rect, box))
-        timings["detector"] = timings.get("detector", 0.0) + time.perf_counter() - t0
-        return kept
+                fresh.append(kept[-1])
+        return fresh
+
+    def _next_tiles(self, w: int, h: int) -> list[tuple[int, int, int, int]]:
+        """The tiles this detector run searches (all of them on a cold start), round robin."""
+        o = self.options
+        grid = (grid_for_person_height(w, h, o.small_person_height, o.tile_overlap)
+                if o.small_person_height else o.small_person_tiles)
+        if grid is None:
+            return []
+        boxes = tile_boxes(w, h, grid, o.tile_overlap)
+        if len(boxes) == 1 and boxes[0] == (0, 0, w, h):
+            return []
+        # a cold start (nobody found yet since the start or a reset) searches every tile
+        if self._swept:
+            chosen = [boxes[(self._tile_index + k) % len(boxes)]
+                      for k in range(min(o.tiles_per_run, len(boxes)))]
+            self._tile_index += len(chosen)
+        else:  # afterwards the round robin goes on as if this were a normal run
+            chosen = boxes
+            self._swept = True
+            self._tile_index += min(o.tiles_per_run, len(boxes))
+        return chosen
+
+    def _search_tiles(self, image: np.ndarray, tiles: list[tuple[int, int, int, int]],
+                      masks: list[np.ndarray], timings: dict[str, float]) -> list[Detection]:
+        """Detections on the tiles, in frame coordinates, with the ``masks`` boxes (px) greyed out."""
+        h, w = image.shape[:2]
+        dets: list[Detection] = []
+        for box in tiles:
+            x0, y0, x1, y1 = box
+            tile = _mask_boxes(image[y0:y1, x0:x1], masks, x0, y0)
+            dets += [_map_detection(d, box, w, h) for d in self.detector.detect(tile)]
+            self.tile_runs += 1
+            timings["detector_invoke"] += self.detector.last_timings.get("detector_invoke", 0.0)
+        return dets
 
     def _continues(self, tr: _Track, obs: Appearance, kp: np.ndarray, others: list[np.ndarray]) -> float:
         """How well the track's history explains this pose (lower = better); inf = it slid."""
@@ -415,7 +485,9 @@ class MultiPersonTracker:
         run_detector = free > 0 and (self.static or not confirmed or lost_now or bool(self._lost) or due)
         if run_detector:
             self._last_detection = t
-            for det, rect, box in self._detect(image, timings):
+            # everyone with a pose in this frame: the tiles' masks (mask_tracked)
+            found = [keypoint_box(kp) for kp in confirmed_kp] + [keypoint_box(c.kp) for c in candidates]
+            for det, rect, box in self._detect(image, timings, found):
                 hip = det.keypoints[0] * (w, h)
                 shoulder = det.keypoints[2] * (w, h)
                 if any(detection_matches_pose(hip, shoulder, kp) for kp in confirmed_kp):
@@ -430,6 +502,7 @@ class MultiPersonTracker:
                 kp = _raw_keypoints(res, w, h)
                 candidates.append(_Candidate(res, kp, observe(kp, torso_histogram(image, kp), t), True,
                                              float(det.score)))
+                found.append(keypoint_box(kp))
             self._referee(confirmed, candidates)
             confirmed_kp = [c[2] for c in confirmed]
 
