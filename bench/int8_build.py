@@ -4,7 +4,7 @@
     . scripts/env.sh
     pip install --target ~/.cache/blazepose_ros/quantizer-site ai-edge-quantizer==0.10.0 \\
         absl-py immutabledict scipy litert-lm-builder --no-deps     # build-time tool only
-    python bench/int8_build.py [--quick] [--model full]
+    python bench/int8_build.py [--quick] [--model full] [--only landmark|detector]
 
 Reproducible from the float model (no randomness; the same crops give the same model):
 
@@ -37,6 +37,10 @@ none does, the one with the best mean error among those >= 1.6x (else the fastes
 written as ``models/pose_landmark_<m>_int8_all.tflite``, the input of ``edgetpu_compiler``
 (docs/performance.md). Every model written has float32 inputs/outputs, so the pipeline
 runs it as it is (``model: models/pose_landmark_full_int8.tflite``).
+
+The same command first builds the int8 person detector the same way (``int8_detector.py``:
+``models/pose_detection_int8.tflite`` and ``pose_detection_int8_all.tflite``, selected by
+``detector_model``), with its own goal and table.
 """
 
 from __future__ import annotations
@@ -223,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="activation ranges: min/max over all calibration crops, or the mean of the "
                          "per-crop min/max (less driven by outliers)")
     ap.add_argument("--out", type=Path, default=bl.MODELS)
+    ap.add_argument("--only", choices=("landmark", "detector"), default=None,
+                    help="build one of the two models (default: both)")
+    ap.add_argument("--det-groups", type=int, default=20, help="detector: op blocks for the sensitivity pass")
+    ap.add_argument("--det-keep-float", default="1,2,3,4,6",
+                    help="detector candidates: this many of its most sensitive blocks kept float")
     args = ap.parse_args(argv)
     try:
         from ai_edge_quantizer import quantizer
@@ -231,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     t_start = time.perf_counter()
+    if args.only != "landmark":
+        from int8_detector import build_detector
+
+        build_detector(args, quantizer, sys.modules[__name__])
+        if args.only == "detector":
+            return 0
     n_cal, n_eval = (15, 10) if args.quick else (40, 25)
     cal = pipeline_crops(CALIBRATION, n_cal, args.model)
     ev = pipeline_crops(EVALUATION, n_eval, args.model)

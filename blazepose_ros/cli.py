@@ -3,6 +3,7 @@
     python -m blazepose_ros.cli run INPUT --out-json OUT.json [--static] [--fps F]
         [--model full|lite|heavy|PATH] [--delegate cpu|gpu|edgetpu|auto] [--threads N]
         [--annotate OUT.mp4|OUT.png] [--max-frames N] [--start-stamp S] [--reference-math]
+        [--detector-model PATH]
 
 JSON: {"frames": [{"index": i, "stamp": s, "poses": [{"score", "keypoints" (33 x
 [x, y, z, visibility, presence], pixels), "world" (33 x [x, y, z], metres)}]}]}.
@@ -62,7 +63,8 @@ def _run(args: argparse.Namespace, source: FrameSource, fps: float, still: bool)
     from .core import PoseTracker
     from .core.draw import draw_poses
 
-    tracker = PoseTracker(model=args.model, delegate=args.delegate, num_threads=args.threads,
+    tracker = PoseTracker(model=args.model, detector_model=args.detector_model, delegate=args.delegate,
+                          num_threads=args.threads,
                           static_image_mode=args.static or still, reference_math=args.reference_math,
                           num_poses=args.num_poses, small_person_height=args.small_person_height)
     writer = None
@@ -111,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--fps", type=float, default=None,
                    help="stamp step in frames/s (default: the video's rate; images: 30)")
     r.add_argument("--model", default="full", help="landmark model: full, lite, heavy or a .tflite path")
+    r.add_argument("--detector-model", default=None, metavar="PATH",
+                   help="person detector .tflite (default: the shipped pose_detection.tflite), e.g. "
+                        "models/pose_detection_int8.tflite from bench/int8_build.py")
     r.add_argument("--num-poses", type=int, default=1, metavar="N",
                    help="people tracked at once, each with their own id (MediaPipe Tasks' num_poses)")
     r.add_argument("--small-person-height", type=float, default=None, metavar="PX",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -76,12 +77,16 @@ def test_default_stamp_step_is_the_video_rate(data_dir, tmp_path):
     (["run", "{bus}", "--model", "pose_landmark_full_edgetpu.tflite"], "pose_landmark_full_edgetpu.tflite"),
     (["run", "{bus}", "--model", "/nowhere/model.tflite"], "does not exist"),
     (["run", "{bus}", "--delegate", "gpu"], "libtensorflowlite_gpu_delegate.so"),
+    (["run", "{bus}", "--detector-model", "/nowhere/det.tflite"], "/nowhere/det.tflite"),
+    # the flag reaches the tracker: a landmark model is refused as the detector (256 input, not 224)
+    (["run", "{bus}", "--detector-model", "{landmark}"], "expected (1, 224, 224, 3)"),
     (["run", "{bad}"], "cannot read image"),
 ])
 def test_errors_exit_non_zero_with_a_message(data_dir, tmp_path, args, message):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not a png")
-    args = [a.format(bus=data_dir / "bus.jpg", bad=bad) for a in args]
+    landmark = Path(__file__).resolve().parents[1] / "models" / "pose_landmark_full.tflite"
+    args = [a.format(bus=data_dir / "bus.jpg", bad=bad, landmark=landmark) for a in args]
     r = _cli(*args, "--out-json", str(tmp_path / "x.json"))
     assert r.returncode != 0
     assert message in r.stderr and "Traceback" not in r.stderr
@@ -98,8 +103,6 @@ def test_usage_errors(tmp_path):
 
 def test_start_stamp_and_reference_math_reproduce_mediapipe(data_dir, tmp_path):
     """MediaPipe's clock: frame i at (i + 1) * 0.033333 s; with --reference-math the poses equal its own."""
-    from pathlib import Path
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from bench import parity_lib as pl
 
