@@ -22,7 +22,6 @@ pose2sim clips of two people each, and mosaics of them side by side (3, 4, 5 peo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ import benchlib as bl
 
 from blazepose_ros.core import PoseTracker
 from blazepose_ros.core.association import grid_for_person_height, tile_boxes
+from blazepose_ros.tools.identities import load_identity_reference, mosaic_recall, shrunk_view_mosaic
 
 SPORTS = bl.DATA / "sports2d_demo.mp4"
 FPS = 30.0
@@ -137,15 +137,6 @@ def people_tables(n: int, warm: int) -> str:
             "\n\n### Cost of finding newcomers (a free slot: num_poses = N + 1)\n\n" + t2)
 
 
-def _match(poses: list, box: list[float]) -> bool:
-    x0, y0, x1, y1 = box
-    for p in poses:
-        hip = (p.keypoints[23, :2] + p.keypoints[24, :2]) / 2
-        if x0 <= hip[0] < x1 and y0 <= hip[1] < y1:
-            return True
-    return False
-
-
 def small_table(quick: bool) -> str:
     """Recall of the hand-checked people in mosaics of shrunk sports2d views, per option.
 
@@ -154,28 +145,13 @@ def small_table(quick: bool) -> str:
     ~85-95 px tall; k = 3: ~55-65 px. Counted: unoccluded people at least 14 % of the scene
     height (60 px; the issue's ~80 px in a 576 px high street scene).
     """
-    ref = json.loads((bl.ROOT / "test" / "reference" / "identities_sports2d_demo.json").read_text())
+    ref = load_identity_reference(bl.ROOT / "test" / "reference" / "identities_sports2d_demo.json")
     frames = bl.video_frames(SPORTS)
     rows = []
     for k in (2, 3):
-        tw, th = 768 // k, 432 // k
-        sx, sy = tw / frames[0].shape[1], th / frames[0].shape[0]
-        length = 40 if quick else 90
-        offsets = [round(q * (len(frames) - length) / (k * k - 1)) for q in range(k * k)]
-        views = [[cv2.resize(f, (tw, th), interpolation=cv2.INTER_AREA) for f in frames[o:o + length]]
-                 for o in offsets]
-        mosaic = [np.vstack([np.hstack([views[r * k + c][i] for c in range(k)]) for r in range(k)])
-                  for i in range(length)]
-        checked = []  # (mosaic frame, box in mosaic px)
-        for i in range(length):
-            for q, o in enumerate(offsets):
-                for p in ref["frames"].get(str(i + o), []):
-                    # the issue's limit: ~80 px in a 576 px high street scene = 14 % of the height
-                    if p.get("occluded", False) or (p["box"][3] - p["box"][1]) * sy < 0.14 * 432:
-                        continue
-                    x0, y0, x1, y1 = p["box"]
-                    ox, oy = (q % k) * tw, (q // k) * th
-                    checked.append((i, [x0 * sx + ox, y0 * sy + oy, x1 * sx + ox, y1 * sy + oy]))
+        # the issue's limit: ~80 px in a 576 px high street scene = 14 % of the height
+        mosaic, checked = shrunk_view_mosaic(frames, ref, k, length=40 if quick else 90,
+                                             min_height=0.14 * 432)
         heights = [b[3] - b[1] for _, b in checked]
         options = (("off", {}), ("tiles auto", {"small_person_tiles": (0, 0)}),
                    ("height 80 px", {"small_person_height": 80}),
@@ -188,7 +164,7 @@ def small_table(quick: bool) -> str:
                 t0 = time.perf_counter()
                 out.append(t.process(f, i / FPS))
                 times.append(time.perf_counter() - t0)
-            found = sum(_match(out[i], b) for i, b in checked)
+            found = round(mosaic_recall(out, checked) * len(checked))
             grid = "-"
             o = t.multi.options if t.multi is not None else None
             if o is not None and (o.small_person_height or o.small_person_tiles):

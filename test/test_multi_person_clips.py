@@ -9,7 +9,6 @@ is painted over with the background of a frame where they stand elsewhere.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,12 +17,17 @@ import numpy as np
 import pytest
 
 from blazepose_ros.core import PoseTracker
-from blazepose_ros.core.association import box_iou
+from blazepose_ros.tools.identities import (
+    load_identity_reference,
+    match_people,
+    mosaic_recall,
+    score_run,
+    shrunk_view_mosaic,
+)
 
 pytestmark = [pytest.mark.unit, pytest.mark.slow, pytest.mark.timeout(600)]
 
 REF = Path(__file__).resolve().parent / "reference"
-MIN_HEIGHT = 80  # px: the issue's size limit (~80 px in a 768x576 street scene)
 NEWCOMER_FRAMES = 15  # a newcomer clear of the scenery has an id within this many frames
 
 
@@ -42,83 +46,7 @@ def _reference(stem: str) -> dict:
     path = REF / f"identities_{stem}.json"
     if not path.exists():
         pytest.skip(f"{path.name} not written yet")
-    return json.loads(path.read_text())
-
-
-def _inside_fraction(kp: np.ndarray, box: list[float]) -> float:
-    """Fraction of a pose's visible keypoints (visibility > 0.5) inside a box."""
-    vis = kp[:, 3] > 0.5
-    if not vis.any():
-        return 0.0
-    x0, y0, x1, y1 = box
-    xy = kp[vis, :2]
-    inside = (xy[:, 0] >= x0) & (xy[:, 0] < x1) & (xy[:, 1] >= y0) & (xy[:, 1] < y1)
-    return float(inside.mean())
-
-
-def _visible_box(kp: np.ndarray) -> np.ndarray:
-    vis = kp[:, 3] > 0.5
-    xy = kp[vis, :2] if vis.any() else kp[:, :2]
-    return np.array([xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max()])
-
-
-def match_people(poses: list, people: list[dict], min_inside: float = 0.5) -> dict[str, int]:
-    """letter -> pose id. A pose can be a person when its mid-hip is in their box and in no one
-    else's, or when its mid-hip and its torso (shoulders, hips) or at least ``min_inside`` of
-    its visible keypoints are in their box (a landmark run on an ROI holding two people can
-    put one's face and arms on the other). The pairs are taken greedily, unoccluded people
-    first (a pose on someone standing in front of an occluded person, whose box holds them
-    both, is theirs), then by the IoU of the pose's visible-keypoint bounds with the box."""
-    pairs = []
-    for li, person in enumerate(people):
-        x0, y0, x1, y1 = person["box"]
-        for pi, p in enumerate(poses):
-            hip = (p.keypoints[23, :2] + p.keypoints[24, :2]) / 2
-            if not (x0 <= hip[0] < x1 and y0 <= hip[1] < y1):
-                continue
-            torso = p.keypoints[[11, 12, 23, 24], :2]
-            torso_in = bool(np.all((torso[:, 0] >= x0) & (torso[:, 0] < x1)
-                                   & (torso[:, 1] >= y0) & (torso[:, 1] < y1)))
-            only_here = sum(b[0] <= hip[0] < b[2] and b[1] <= hip[1] < b[3]
-                            for b in (q["box"] for q in people)) == 1
-            if only_here or torso_in or _inside_fraction(p.keypoints, person["box"]) >= min_inside:
-                iou = box_iou(_visible_box(p.keypoints), np.asarray(person["box"], float))
-                pairs.append((not person.get("occluded", False), iou, li, pi))
-    out: dict[str, int] = {}
-    used: set[int] = set()
-    for _, _, li, pi in sorted(pairs, reverse=True):
-        letter = people[li]["person"]
-        if letter in out or pi in used:
-            continue
-        out[letter] = poses[pi].id
-        used.add(pi)
-    return out
-
-
-def score_run(ref: dict, poses_per_frame: list[list]) -> dict:
-    """Misses (visible person taller than MIN_HEIGHT, not occluded, without a pose),
-    identity switches and id swaps over the checked frames."""
-    misses, switches, swaps = [], [], []
-    last_id: dict[str, int] = {}
-    owner: dict[int, str] = {}
-    for key in sorted(ref["frames"], key=int):
-        fi = int(key)
-        people = ref["frames"][key]
-        got = match_people(poses_per_frame[fi], people)
-        for person in people:
-            letter = person["person"]
-            height = person["box"][3] - person["box"][1]
-            if letter not in got:
-                if height >= MIN_HEIGHT and not person.get("occluded", False):
-                    misses.append((fi, letter))
-                continue
-            pid = got[letter]
-            if letter in last_id and last_id[letter] != pid:
-                switches.append((fi, letter, last_id[letter], pid))
-            last_id[letter] = pid
-            if owner.setdefault(pid, letter) != letter:
-                swaps.append((fi, pid, owner[pid], letter))
-    return {"misses": misses, "switches": switches, "swaps": swaps, "ids": dict(last_id)}
+    return load_identity_reference(path)
 
 
 @pytest.fixture(scope="module")
@@ -301,33 +229,12 @@ def test_small_people_are_found_with_the_small_person_search(sports2d):
     with small_person_height=80 (8 tiles, all searched on the first detector run, then 3 per
     run) 95 % of the checked people are found and tracked (bench/bench_multi_person.py)."""
     ref = _reference("sports2d_demo")
-    tw, th, length = 384, 216, 90
-    sx, sy = tw / sports2d[0].shape[1], th / sports2d[0].shape[0]
-    offsets = [round(q * (len(sports2d) - length) / 3) for q in range(4)]
-    views = [[cv2.resize(f, (tw, th), interpolation=cv2.INTER_AREA) for f in sports2d[o:o + length]]
-             for o in offsets]
-    mosaic = [np.vstack([np.hstack([views[r * 2 + c][i] for c in range(2)]) for r in range(2)])
-              for i in range(length)]
-    checked = []
-    for i in range(length):
-        for q, o in enumerate(offsets):
-            if 160 <= i + o <= 190:  # the somersault: outside what BlazePose models
-                continue
-            for p in ref["frames"].get(str(i + o), []):
-                x0, y0, x1, y1 = p["box"]
-                if p.get("occluded", False) or (y1 - y0) * sy < 60:
-                    continue
-                ox, oy = (q % 2) * tw, (q // 2) * th
-                checked.append((i, [x0 * sx + ox, y0 * sy + oy, x1 * sx + ox, y1 * sy + oy]))
+    # the somersault (160-190): outside what BlazePose models
+    mosaic, checked = shrunk_view_mosaic(sports2d, ref, k=2, length=90, skip=lambda fi: 160 <= fi <= 190)
     assert len(checked) > 100
 
     def recall(tracker: PoseTracker, frames: list[np.ndarray]) -> float:
-        out = [tracker.process(f, i / 30.0) for i, f in enumerate(frames)]
-        hits = 0
-        for i, (x0, y0, x1, y1) in checked:
-            hips = [(p.keypoints[23, :2] + p.keypoints[24, :2]) / 2 for p in out[i]]
-            hits += any(x0 <= h[0] < x1 and y0 <= h[1] < y1 for h in hips)
-        return hits / len(checked)
+        return mosaic_recall([tracker.process(f, i / 30.0) for i, f in enumerate(frames)], checked)
 
     off = PoseTracker(num_poses=8)
     assert recall(off, mosaic) < 0.05
