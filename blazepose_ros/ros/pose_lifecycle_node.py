@@ -106,8 +106,7 @@ class PoseLifecycleNode(PoseNode, LifecycleNode):
         with self._tracker_lock:
             if self._tracker is not None:
                 self._tracker.reset()  # the next activation starts a new stream
-        self._camera_info = None
-        self._first_image_monotonic = None
+        self._camera.forget()
         self._timed_out = False
         release_free_memory()
 

@@ -4,6 +4,7 @@ Subscribes:
     image             sensor_msgs/Image (or ``image/compressed`` CompressedImage when
                       ``compressed`` is true); sensor-data QoS unless ``reliable``
     camera_info       sensor_msgs/CameraInfo (optional): camera-frame 3D keypoints
+                      (:mod:`blazepose_ros.ros.camera_input`)
     depth             sensor_msgs/Image 16UC1/32FC1 aligned to the colour image (``use_depth``):
                       measured camera-frame keypoints (:mod:`blazepose_ros.ros.depth_input`)
 Publishes (details and the several-people rules in :mod:`blazepose_ros.ros.outputs`):
@@ -21,9 +22,10 @@ The subscription callback only keeps the newest message (latest frame wins, the
 replaced one counts as dropped); a worker thread converts, tracks and publishes,
 so a slow frame never queues stale ones. Filters run on the image header stamp.
 
-The node is wiring: parameters (:mod:`.params`), CameraInfo checks
-(:func:`blazepose_ros.core.camera.camera_model_from_info`), outputs (:class:`.outputs.PoseOutputs`),
-diagnostics (:func:`.diagnostics.diagnostic_status`); the tracker resets itself on a stamp that
+The node is wiring: parameters (:mod:`.params`), the CameraInfo and camera points
+(:class:`.camera_input.CameraInput`), depth (:class:`.depth_input.DepthInput`), outputs
+(:class:`.outputs.PoseOutputs`), people (:class:`.people.PeoplePublisher`), diagnostics
+(:func:`.diagnostics.diagnostic_status`); the tracker resets itself on a stamp that
 goes backwards and says so (``PoseTracker.last_reset``). Its steps are separate so that a managed
 (lifecycle) variant can map them to transitions: :meth:`PoseNode.load_models` (configure),
 :meth:`PoseNode.open_topics` (activate), :meth:`PoseNode.close_topics` (deactivate); every
@@ -39,7 +41,6 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
@@ -64,16 +65,10 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from blazepose_ros.core import PoseTracker
-from blazepose_ros.core.camera import (
-    CameraInfoError,
-    CameraModel,
-    camera_frame_points,
-    camera_model_from_info,
-)
 from blazepose_ros.core.depth import DepthOptions
 from blazepose_ros.core.inference import DELEGATES, DelegateError, InferenceError
 from blazepose_ros.core.models import COMPLEXITY_TO_MODEL, ModelError
-from blazepose_ros.core.types import Pose
+from blazepose_ros.ros.camera_input import CameraInput
 from blazepose_ros.ros.conversions import stamp_to_ns
 from blazepose_ros.ros.depth_input import DepthCounts, DepthInput, depth_diagnostics
 from blazepose_ros.ros.diagnostics import FrameStats, TrackerInfo, diagnostic_status, transport_loss_warning
@@ -93,7 +88,6 @@ from blazepose_ros.ros.signals import spin_until_stopped
 TRACKER_PARAMS = ("min_detection_confidence", "min_tracking_confidence", "smooth_landmarks",
                   "enable_segmentation", "static_image_mode", "num_poses", "detection_interval",
                   "max_occlusion", "small_person_tiles", "small_person_height")
-CAMERA_INFO_GRACE_S = 2.0  # how long after the first image a missing camera_info is reported
 
 
 PARAMS: tuple[ParamSpec, ...] = (
@@ -256,15 +250,8 @@ class PoseNode(Node):
         self._pending: Image | CompressedImage | None = None  # newest frame not yet taken by the worker
         # per-stream state
         self._stats = FrameStats()
-        self._camera_info: CameraInfo | None = None
-        self._camera_info_warned: set[str] = set()
-        self._camera_info_problem: str | None = None  # why the last camera_info is not used
-        # the last check of a CameraInfo: (message, image size, rectified) -> model; a driver sends
-        # the same message with every frame, the check runs once per message
-        self._camera_check: tuple[CameraInfo, tuple[int, int] | None, bool, CameraModel | None] | None = None
-        self._first_image_monotonic: float | None = None
+        self._camera = CameraInput(self.get_logger())  # CameraInfo, camera model, camera points
         self._timed_out = False
-        self._warned_no_camera_info = False
         self._last_image_size: tuple[int, int] | None = None  # (width, height) of the last image
         self._last_frame: FrameSize | None = None  # of the last received message, for the loss warning
         self._loss_warned = False
@@ -317,6 +304,7 @@ class PoseNode(Node):
                 CameraInfo, "camera_info", self._on_camera_info, image_qos,
                 event_callbacks=SubscriptionEventCallbacks(
                     incompatible_qos=partial(self._on_incompatible_qos, "camera_info")))
+            self._camera.topic = self._info_sub.topic_name
 
         if self._p("use_depth"):
             if self._p("depth_min") >= self._p("depth_max"):
@@ -371,6 +359,7 @@ class PoseNode(Node):
             if sub is not None:
                 self.destroy_subscription(sub)
         self._image_sub = self._info_sub = None
+        self._camera.topic = None
         self._depth = None
         if self._people is not None:
             self._people.destroy()
@@ -451,12 +440,12 @@ class PoseNode(Node):
         self._last_frame = FrameSize.of(msg)
         if self._loss_unwarned:
             self._warn_first_loss(self._loss_unwarned)
-        if self._first_image_monotonic is None:
-            self._first_image_monotonic = now
+        self._camera.image_received(now)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_info = msg
-        self._camera_model(self._last_image_size)  # check it now: diagnostics say at once if it is usable
+        self._camera.set_info(msg)
+        # check it now: diagnostics say at once if it is usable
+        self._camera.model(self._last_image_size, bool(self._p("rectified")))
 
     def _on_incompatible_qos(self, which: str, info: QoSRequestedIncompatibleQoSInfo) -> None:
         sub = self._info_sub if which == "camera_info" else self._image_sub
@@ -576,8 +565,10 @@ class PoseNode(Node):
                                    once=True)
         height, width = rgb.shape[:2]
         self._last_image_size = (width, height)
-        model = self._camera_model((width, height))
-        points, sources = self._camera_points(poses, model, header, (width, height))
+        model = self._camera.model((width, height), bool(self._p("rectified")))
+        if self._depth is not None:
+            self._depth.tolerance_s = float(self._p("depth_tolerance"))  # may change at run time
+        points, sources = self._camera.camera_points(poses, model, header, (width, height), self._depth)
         frame = FrameResult(header, rgb, poses, points, model is None, sources)
         array = self._outputs.publish(frame, self._output_options())
         if self._people is not None:
@@ -592,66 +583,6 @@ class PoseNode(Node):
             self._stats.pipeline_s.append(tracker.last_timings.get("total", float("nan")))
             if now_ns > 0:
                 self._stats.latency_s.append((now_ns - stamp_ns) * 1e-9)
-
-    # -- camera model ---------------------------------------------------------------------
-
-    def _camera_model(self, image_size: tuple[int, int] | None) -> CameraModel | None:
-        """The checked intrinsics of the last CameraInfo for images of ``image_size`` (width,
-        height; None before the first image: the size is not checked), or None."""
-        info = self._camera_info
-        if info is None:
-            if (not self._warned_no_camera_info and self._first_image_monotonic is not None
-                    and time.monotonic() - self._first_image_monotonic > CAMERA_INFO_GRACE_S):
-                self._warned_no_camera_info = True
-                topic = self._info_sub.topic_name if self._info_sub else "camera_info (disabled)"
-                self.get_logger().info(
-                    f"no CameraInfo on '{topic}': publishing markers of the world skeleton (metres, "
-                    "origin between the hips) in the image frame, no camera_points")
-            return None
-        rectified = bool(self._p("rectified"))
-        last = self._camera_check
-        if last is not None and last[0] is info and last[1:3] == (image_size, rectified):
-            return last[3]
-        model: CameraModel | None = None
-        try:
-            model = camera_model_from_info(info.k, info.d, info.distortion_model, info.width, info.height,
-                                           image_size, info.p, rectified)
-        except CameraInfoError as e:
-            self._camera_info_problem = str(e)
-            self._warn_once(f"ignoring camera_info: {e}")
-        else:
-            self._camera_info_problem = None
-            if model.note:
-                self._warn_once(f"camera_info {model.note}")
-        self._camera_check = (info, image_size, rectified, model)
-        return model
-
-    def _warn_once(self, text: str) -> None:
-        if text not in self._camera_info_warned:
-            self._camera_info_warned.add(text)
-            self.get_logger().warning(text)
-
-    def _camera_points(self, poses: list[Pose], model: CameraModel | None, header: Header,
-                       image_size: tuple[int, int],
-                       ) -> tuple[list[np.ndarray | None], list[np.ndarray | None] | None]:
-        """Camera points per person (PnP; measured where the matching depth image has them) and
-        their per-point sources (None: all PnP)."""
-        if model is None:
-            return [None] * len(poses), None
-        pnp = [camera_frame_points(p.world, p.keypoints, model.k, model.d) for p in poses]
-        if self._depth is None:
-            return pnp, None
-        self._depth.tolerance_s = float(self._p("depth_tolerance"))  # may change at run time
-        depth = self._depth.for_image(header, *image_size)  # checked, counted and warned inside
-        if depth is None or not poses:
-            return pnp, None
-        got = self._depth.camera_points(depth, poses, model.k, model.d, pnp)
-        points: list[np.ndarray | None] = []
-        for r, c in zip(got, pnp, strict=True):
-            # no PnP solve and no depth on this person: no camera points, as without depth
-            points.append(None if c is None and not r.from_depth.any() else r.points)
-        sources = [r.source if pt is not None else None for r, pt in zip(got, points, strict=True)]
-        return points, sources
 
     def _fill_frame_id(self, header: Header) -> None:
         """An empty image frame_id: the frame_id parameter, said once either way."""
@@ -672,7 +603,6 @@ class PoseNode(Node):
 
     def _tracker_info(self) -> TrackerInfo:
         tracker = self._tracker
-        info = self._camera_info
         return TrackerInfo(
             name=f"{self.get_fully_qualified_name().lstrip('/')}: pose tracking",
             image_topic=self._image_topic(),
@@ -680,8 +610,7 @@ class PoseNode(Node):
             requested_delegate=str(self._p("delegate")),
             model=self._model_name(),
             detector_runs=self._detector_runs_before + (tracker.detector_runs if tracker is not None else 0),
-            camera_info=("no" if info is None else
-                         f"ignored: {self._camera_info_problem}" if self._camera_info_problem else "yes"),
+            camera_info=self._camera.status(),
             camera_timeout_s=float(self._p("camera_timeout")),
             num_poses=int(self._p("num_poses")),
             id_births=tracker.births if tracker is not None else 0,
@@ -707,8 +636,8 @@ class PoseNode(Node):
     def _add_depth_diagnostics(self, status: DiagnosticStatus) -> None:
         assert self._depth is not None
         counts = self._depth.counts()
-        usable = self._camera_info is not None and self._camera_info_problem is None
-        text = self._depth.status() if usable else "not used: no usable camera_info to back-project it with"
+        text = (self._depth.status() if self._camera.usable
+                else "not used: no usable camera_info to back-project it with")
         values, warning = depth_diagnostics(counts, self._depth_counts_before, text)
         self._depth_counts_before = counts
         status.values.extend(KeyValue(key=k, value=v) for k, v in values.items())
